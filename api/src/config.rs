@@ -1,0 +1,97 @@
+//! Typed configuration: every setting is a flag and an environment variable, with defaults
+//! that serve the samples on SQLite from a fresh clone.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "dhr-graph", version, about = "GraphQL API over the public record of Domestic Homicide Reviews")]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the GraphQL API (migrating the database and loading the samples on first start).
+    Serve(ServeConfig),
+    /// Ingest review pages (files or folders) into the database.
+    Ingest(IngestArgs),
+    /// Print the GraphQL schema (SDL).
+    Schema(SchemaArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DbConfig {
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://dhr-graph.db")]
+    pub database_url: String,
+    /// Connections in the pool.
+    #[arg(long, env = "DHR_GRAPH_DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: u32,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeConfig {
+    #[command(flatten)]
+    pub db: DbConfig,
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "DHR_GRAPH_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    /// Do not load the sample data into an empty database.
+    #[arg(long, env = "DHR_GRAPH_NO_SAMPLES")]
+    pub no_samples: bool,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, env = "DHR_GRAPH_LOG_JSON")]
+    pub log_json: bool,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "DHR_GRAPH_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+    /// Seconds a request may take before it is answered 408 and dropped.
+    #[arg(long, env = "DHR_GRAPH_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Origins allowed by CORS, comma-separated; `*` allows any (reads are public by default).
+    #[arg(long, env = "DHR_GRAPH_CORS_ORIGINS", default_value = "*", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+}
+
+impl ServeConfig {
+    /// Settings for a given database with every other value at its default (tests, tools).
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        let mut cfg = ServeConfig::parse_from_defaults();
+        cfg.db.database_url = database_url.into();
+        cfg
+    }
+
+    fn parse_from_defaults() -> Self {
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            inner: ServeConfig,
+        }
+        // Defaults only: no arguments, and environment variables are read as in production.
+        Wrapper::parse_from(["dhr-graph"]).inner
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub db: DbConfig,
+    /// Review page files, or folders of them (`.txt`, `.md`, searched recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SchemaArgs {
+    /// Accepted for symmetry with the other commands; the schema does not depend on it.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://dhr-graph.db")]
+    pub database_url: String,
+}

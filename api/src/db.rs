@@ -1,0 +1,85 @@
+//! The database: connect (SQLite or PostgreSQL, chosen by the URL), migrate, count statements.
+//!
+//! SQLite is the embedded default: the file is created on first start, put in WAL mode with a
+//! busy timeout so that readers never block the writer. Every statement is counted, so tests
+//! can assert that a GraphQL request costs a bounded number of them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL {0:?}: expected sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] DbErr),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[source] DbErr),
+}
+
+/// Counts SQL statements executed through one connection pool.
+#[derive(Clone, Default, Debug)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A migrated connection pool and its statement counter.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub conn: DatabaseConnection,
+    pub statements: StatementCounter,
+}
+
+impl Db {
+    pub fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+}
+
+pub fn is_supported_url(url: &str) -> bool {
+    url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Connects and applies pending migrations.
+pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
+    if !is_supported_url(url) {
+        return Err(DbError::UnsupportedUrl(url.to_owned()));
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    let mut conn = Database::connect(options)
+        .await
+        .map_err(DbError::Connect)?;
+    let statements = StatementCounter::default();
+    let counter = statements.0.clone();
+    conn.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    Migrator::up(&conn, None).await.map_err(DbError::Migrate)?;
+    Ok(Db { conn, statements })
+}
+
+/// True when every migration this binary knows has been applied.
+pub async fn migrations_applied(conn: &DatabaseConnection) -> Result<bool, DbErr> {
+    Ok(Migrator::get_pending_migrations(conn).await?.is_empty())
+}

@@ -1,0 +1,111 @@
+//! The sector of an agency and the type of a review: closed vocabularies stored as text.
+
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! code_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $code:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.code())
+            }
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable code stored in the database and used by the curated lists.
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let wanted = s.trim().to_ascii_uppercase().replace([' ', '-'], "_");
+                match wanted.as_str() {
+                    $($code => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        "unknown {} {:?}; expected one of {}",
+                        stringify!($name).to_lowercase(),
+                        s,
+                        [$($code),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+code_enum! {
+    /// The sector of an agency, as in `DOMAIN.md`.
+    Sector {
+        Police => "POLICE",
+        PolicingOversight => "POLICING_OVERSIGHT",
+        PrimaryCare => "PRIMARY_CARE",
+        HealthCommissioning => "HEALTH_COMMISSIONING",
+        AcuteHealth => "ACUTE_HEALTH",
+        MentalHealth => "MENTAL_HEALTH",
+        AdultSocialCare => "ADULT_SOCIAL_CARE",
+        ChildrensServices => "CHILDRENS_SERVICES",
+        LocalAuthority => "LOCAL_AUTHORITY",
+        Housing => "HOUSING",
+        SubstanceMisuse => "SUBSTANCE_MISUSE",
+        ProbationCriminalJustice => "PROBATION_CRIMINAL_JUSTICE",
+        SpecialistDomesticAbuse => "SPECIALIST_DOMESTIC_ABUSE",
+        MaracPartnership => "MARAC_PARTNERSHIP",
+        CommunitySafetyPartnership => "COMMUNITY_SAFETY_PARTNERSHIP",
+        NationalGovernment => "NATIONAL_GOVERNMENT",
+        Education => "EDUCATION",
+        Collective => "COLLECTIVE",
+        Other => "OTHER",
+    }
+}
+
+code_enum! {
+    /// The kind of statutory review.
+    ReviewType {
+        Dhr => "DHR",
+        Dardr => "DARDR",
+        JointSarDhr => "JOINT_SAR_DHR",
+    }
+}
+
+impl ReviewType {
+    /// Reads the type from the page's kind line ("Source · Domestic Homicide Review").
+    pub fn from_kind_line(line: &str) -> Self {
+        let l = line.to_ascii_lowercase();
+        if l.contains("safeguarding adult") {
+            ReviewType::JointSarDhr
+        } else if l.contains("domestic abuse related death") {
+            ReviewType::Dardr
+        } else {
+            ReviewType::Dhr
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for s in Sector::ALL {
+            assert_eq!(s.code().parse::<Sector>().unwrap(), *s);
+        }
+        assert_eq!("primary care".parse::<Sector>().unwrap(), Sector::PrimaryCare);
+        assert!("POLICEE".parse::<Sector>().unwrap_err().contains("POLICE"));
+    }
+}

@@ -1,0 +1,124 @@
+//! GraphQL enums, mirrored from the domain so that the domain stays free of GraphQL.
+
+use async_graphql::Enum;
+
+use crate::domain;
+
+macro_rules! mirror {
+    ($(#[$meta:meta])* $name:ident => $domain:path { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl From<$name> for $domain {
+            fn from(v: $name) -> Self {
+                match v { $($name::$variant => <$domain>::$variant),+ }
+            }
+        }
+
+        impl From<$domain> for $name {
+            fn from(v: $domain) -> Self {
+                match v { $(<$domain>::$variant => $name::$variant),+ }
+            }
+        }
+    };
+}
+
+mirror! {
+    /// The sector an agency belongs to. `COLLECTIVE` marks addressees such as "All Agencies"
+    /// that name no single body; `OTHER` marks names not yet curated.
+    Sector => domain::Sector {
+        /// Police forces.
+        Police,
+        /// Police and crime commissioners, MOPAC.
+        PolicingOversight,
+        /// GP practices and other primary care.
+        PrimaryCare,
+        /// CCGs, ICBs, NHS England and other commissioners of health services.
+        HealthCommissioning,
+        /// Hospital trusts, emergency departments, ambulance services.
+        AcuteHealth,
+        /// Mental health trusts and services.
+        MentalHealth,
+        /// Adult social care.
+        AdultSocialCare,
+        /// Children's social care and safeguarding children partnerships.
+        ChildrensServices,
+        /// Councils acting as a whole.
+        LocalAuthority,
+        /// Housing providers and housing services.
+        Housing,
+        /// Drug and alcohol services.
+        SubstanceMisuse,
+        /// Probation, MAPPA, criminal justice boards.
+        ProbationCriminalJustice,
+        /// IDVA services and specialist domestic abuse charities.
+        SpecialistDomesticAbuse,
+        /// MARAC and multi-agency partnership groups.
+        MaracPartnership,
+        /// Community Safety Partnerships.
+        CommunitySafetyPartnership,
+        /// Home Office, HM Government, DWP and other national government.
+        NationalGovernment,
+        /// Schools, colleges and universities.
+        Education,
+        /// Collective addressees ("All Agencies"): counted apart from single bodies.
+        Collective,
+        /// Not yet curated.
+        Other,
+    }
+}
+
+mirror! {
+    /// The kind of statutory review.
+    ReviewType => domain::ReviewType {
+        /// Domestic Homicide Review (Domestic Violence, Crime and Victims Act 2004, s.9).
+        Dhr,
+        /// Domestic Abuse Related Death Review, the newer name.
+        Dardr,
+        /// A joint Safeguarding Adults Review and DHR.
+        JointSarDhr,
+    }
+}
+
+/// Orderings of `reviews`.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum ReviewOrder {
+    /// Most recently published first (the default).
+    #[default]
+    PublishedDesc,
+    /// Oldest publication first.
+    PublishedAsc,
+    /// Most recommendations first.
+    RecommendationCountDesc,
+}
+
+/// Orderings of `agencies`.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum AgencyOrder {
+    /// Addressed by the most reviews first (the default).
+    #[default]
+    ReviewCountDesc,
+    /// Addressed by the most recommendations first.
+    RecommendationCountDesc,
+    /// Alphabetical by canonical name.
+    NameAsc,
+}
+
+/// Orderings of `csps`.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum CspOrder {
+    /// Alphabetical by name (the default).
+    #[default]
+    NameAsc,
+}
+
+/// Orderings of `recommendations`.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum RecommendationOrder {
+    /// Review by review in the order reviews were added, printed order within each.
+    ReviewAsc,
+    /// Most recently added review first, printed order within each (the default).
+    #[default]
+    ReviewDesc,
+}

@@ -1,0 +1,280 @@
+//! Filter inputs of the root lists, parsed into SQL conditions.
+//!
+//! Inputs are checked here (months as `YYYY-MM`, non-empty text) and rejected with
+//! `BAD_USER_INPUT` naming the field. Relations are expressed as `id IN (subquery)`, which
+//! both engines plan as semi-joins over the edge indexes.
+
+use async_graphql::{ID, InputObject};
+use sea_orm::ColumnTrait;
+use sea_orm::sea_query::{Condition, Expr};
+
+use super::enums::Sector;
+use super::ids::{self, Kind};
+use crate::domain::normalise::{name_key, slugify};
+use crate::domain::{self, YearMonth};
+use crate::error::{ApiError, ApiResult};
+use crate::sql::contains_pattern;
+use entity::{agency, recommendation, review};
+
+/// Which reviews to list. All given conditions must hold.
+#[derive(InputObject, Default, Clone, Debug)]
+pub struct ReviewFilter {
+    /// A CSP by slug or name, any case ("bassetlaw", "Bassetlaw").
+    pub csp: Option<String>,
+    /// Reviews with a recommendation addressed to this agency (slug).
+    pub agency: Option<String>,
+    /// Reviews with a recommendation addressed to an agency of this sector.
+    pub sector: Option<Sector>,
+    /// Published in or after this month, `YYYY-MM`.
+    pub published_from: Option<String>,
+    /// Published in or before this month, `YYYY-MM`.
+    pub published_to: Option<String>,
+    /// Death in or after this year.
+    pub year_of_death_from: Option<i32>,
+    /// Death in or before this year.
+    pub year_of_death_to: Option<i32>,
+    /// Title, summary or a recommendation contains this text (any case).
+    pub text_contains: Option<String>,
+    /// Only reviews whose page was (or was not) cut short.
+    pub incomplete: Option<bool>,
+}
+
+/// Which agencies to list.
+#[derive(InputObject, Default, Clone, Debug)]
+pub struct AgencyFilter {
+    pub sector: Option<Sector>,
+    /// Agencies addressed by reviews of this CSP (slug or name, any case).
+    pub csp: Option<String>,
+    /// Agencies addressed by reviews published in or after this month, `YYYY-MM`.
+    pub published_from: Option<String>,
+    /// Agencies addressed by reviews published in or before this month, `YYYY-MM`.
+    pub published_to: Option<String>,
+    /// Canonical name or an alias contains this text (any case).
+    pub text_contains: Option<String>,
+}
+
+/// Which CSPs to list.
+#[derive(InputObject, Default, Clone, Debug)]
+pub struct CspFilter {
+    /// Name or an alias contains this text (any case).
+    pub text_contains: Option<String>,
+}
+
+/// Which recommendations to list.
+#[derive(InputObject, Default, Clone, Debug)]
+pub struct RecommendationFilter {
+    /// Recommendations of this review.
+    pub review: Option<ID>,
+    /// Recommendations of reviews of this CSP (slug or name, any case).
+    pub csp: Option<String>,
+    /// Addressed to this agency (slug).
+    pub agency: Option<String>,
+    /// Addressed to an agency of this sector.
+    pub sector: Option<Sector>,
+    /// Of reviews published in or after this month, `YYYY-MM`.
+    pub published_from: Option<String>,
+    /// Of reviews published in or before this month, `YYYY-MM`.
+    pub published_to: Option<String>,
+    /// Of reviews with a death in or after this year.
+    pub year_of_death_from: Option<i32>,
+    /// Of reviews with a death in or before this year.
+    pub year_of_death_to: Option<i32>,
+    /// The recommendation's text contains this (any case).
+    pub text_contains: Option<String>,
+}
+
+fn month(field: &str, v: &Option<String>) -> ApiResult<Option<String>> {
+    v.as_deref()
+        .map(|m| {
+            m.parse::<YearMonth>()
+                .map(|m| m.to_string())
+                .map_err(|e| ApiError::bad_input(field, e.to_string()))
+        })
+        .transpose()
+}
+
+fn needle(field: &str, v: &Option<String>) -> ApiResult<Option<String>> {
+    match v.as_deref().map(str::trim) {
+        Some("") => Err(ApiError::bad_input(field, "must not be empty")),
+        Some(t) if t.chars().count() > 200 => Err(ApiError::bad_input(field, "at most 200 characters")),
+        Some(t) => Ok(Some(contains_pattern(t))),
+        None => Ok(None),
+    }
+}
+
+/// "`{col}` is a review of the CSP named by slug (first value) or name key (second value)".
+const CSP_REVIEWS: &str = "{col} IN (SELECT rc.review_id FROM review_csp rc WHERE rc.csp_id IN \
+     (SELECT c.id FROM csp c WHERE c.slug = ? UNION SELECT ca.csp_id FROM csp_alias ca WHERE ca.key = ?))";
+
+fn review_in_csp(col: &str, csp: &str) -> Condition {
+    Condition::all().add(Expr::cust_with_values(
+        CSP_REVIEWS.replace("{col}", col),
+        [slugify(csp), name_key(csp)],
+    ))
+}
+
+fn sector_code(s: Sector) -> String {
+    domain::Sector::from(s).code().to_owned()
+}
+
+fn published_range(
+    col: &str,
+    from: &Option<String>,
+    to: &Option<String>,
+) -> ApiResult<Condition> {
+    let mut c = Condition::all();
+    if let Some(from) = month("publishedFrom", from)? {
+        c = c.add(Expr::cust_with_values(format!("{col} >= ?"), [from]));
+    }
+    if let Some(to) = month("publishedTo", to)? {
+        c = c.add(Expr::cust_with_values(format!("{col} <= ?"), [to]));
+    }
+    Ok(c)
+}
+
+impl ReviewFilter {
+    pub fn condition(&self) -> ApiResult<Condition> {
+        let mut c = published_range("review.published", &self.published_from, &self.published_to)?;
+        if let Some(csp) = &self.csp {
+            c = c.add(review_in_csp("review.id", csp));
+        }
+        if let Some(agency) = &self.agency {
+            c = c.add(Expr::cust_with_values(
+                "review.id IN (SELECT rec.review_id FROM recommendation rec \
+                 JOIN recommendation_agency ra ON ra.recommendation_id = rec.id \
+                 JOIN agency a ON a.id = ra.agency_id WHERE a.slug = ?)",
+                [agency.trim().to_lowercase()],
+            ));
+        }
+        if let Some(sector) = self.sector {
+            c = c.add(Expr::cust_with_values(
+                "review.id IN (SELECT rec.review_id FROM recommendation rec \
+                 JOIN recommendation_agency ra ON ra.recommendation_id = rec.id \
+                 JOIN agency a ON a.id = ra.agency_id WHERE a.sector = ?)",
+                [sector_code(sector)],
+            ));
+        }
+        if let Some(y) = self.year_of_death_from {
+            c = c.add(review::Column::YearOfDeath.gte(y));
+        }
+        if let Some(y) = self.year_of_death_to {
+            c = c.add(review::Column::YearOfDeath.lte(y));
+        }
+        if let Some(p) = needle("textContains", &self.text_contains)? {
+            c = c.add(Expr::cust_with_values(
+                "(LOWER(review.title) LIKE ? ESCAPE '!' OR LOWER(review.summary) LIKE ? ESCAPE '!' \
+                 OR review.id IN (SELECT rec.review_id FROM recommendation rec \
+                 WHERE LOWER(rec.text) LIKE ? ESCAPE '!'))",
+                [p.clone(), p.clone(), p],
+            ));
+        }
+        if let Some(i) = self.incomplete {
+            c = c.add(review::Column::Incomplete.eq(i));
+        }
+        Ok(c)
+    }
+}
+
+impl AgencyFilter {
+    pub fn condition(&self) -> ApiResult<Condition> {
+        let mut c = Condition::all();
+        if let Some(sector) = self.sector {
+            c = c.add(agency::Column::Sector.eq(sector_code(sector)));
+        }
+        // Agencies addressed by the reviews that the CSP and month filters select.
+        let mut sql = String::from(
+            "agency.id IN (SELECT ra.agency_id FROM recommendation_agency ra \
+             JOIN recommendation rec ON rec.id = ra.recommendation_id \
+             JOIN review r ON r.id = rec.review_id WHERE 1 = 1",
+        );
+        let mut values: Vec<String> = Vec::new();
+        if let Some(from) = month("publishedFrom", &self.published_from)? {
+            sql.push_str(" AND r.published >= ?");
+            values.push(from);
+        }
+        if let Some(to) = month("publishedTo", &self.published_to)? {
+            sql.push_str(" AND r.published <= ?");
+            values.push(to);
+        }
+        if let Some(csp) = &self.csp {
+            sql.push_str(&format!(" AND {}", CSP_REVIEWS.replace("{col}", "r.id")));
+            values.extend([slugify(csp), name_key(csp)]);
+        }
+        if !values.is_empty() {
+            sql.push(')');
+            c = c.add(Expr::cust_with_values(sql, values));
+        }
+        if let Some(p) = needle("textContains", &self.text_contains)? {
+            c = c.add(Expr::cust_with_values(
+                "(LOWER(agency.name) LIKE ? ESCAPE '!' OR agency.id IN \
+                 (SELECT al.agency_id FROM agency_alias al WHERE LOWER(al.name) LIKE ? ESCAPE '!'))",
+                [p.clone(), p],
+            ));
+        }
+        Ok(c)
+    }
+}
+
+impl CspFilter {
+    pub fn condition(&self) -> ApiResult<Condition> {
+        let mut c = Condition::all();
+        if let Some(p) = needle("textContains", &self.text_contains)? {
+            c = c.add(Expr::cust_with_values(
+                "(LOWER(csp.name) LIKE ? ESCAPE '!' OR csp.id IN \
+                 (SELECT ca.csp_id FROM csp_alias ca WHERE LOWER(ca.name) LIKE ? ESCAPE '!'))",
+                [p.clone(), p],
+            ));
+        }
+        Ok(c)
+    }
+}
+
+impl RecommendationFilter {
+    pub fn condition(&self) -> ApiResult<Condition> {
+        let mut c = Condition::all();
+        if let Some(id) = &self.review {
+            c = c.add(recommendation::Column::ReviewId.eq(ids::decode_as("review", id, Kind::Review)?));
+        }
+        let reviews = ReviewFilter {
+            csp: self.csp.clone(),
+            published_from: self.published_from.clone(),
+            published_to: self.published_to.clone(),
+            year_of_death_from: self.year_of_death_from,
+            year_of_death_to: self.year_of_death_to,
+            ..Default::default()
+        };
+        let review_cond = reviews.condition()?;
+        if !review_cond.is_empty() {
+            c = c.add(
+                recommendation::Column::ReviewId.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column((review::Entity, review::Column::Id))
+                        .from(review::Entity)
+                        .cond_where(review_cond)
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(agency) = &self.agency {
+            c = c.add(Expr::cust_with_values(
+                "recommendation.id IN (SELECT ra.recommendation_id FROM recommendation_agency ra \
+                 JOIN agency a ON a.id = ra.agency_id WHERE a.slug = ?)",
+                [agency.trim().to_lowercase()],
+            ));
+        }
+        if let Some(sector) = self.sector {
+            c = c.add(Expr::cust_with_values(
+                "recommendation.id IN (SELECT ra.recommendation_id FROM recommendation_agency ra \
+                 JOIN agency a ON a.id = ra.agency_id WHERE a.sector = ?)",
+                [sector_code(sector)],
+            ));
+        }
+        if let Some(p) = needle("textContains", &self.text_contains)? {
+            c = c.add(Expr::cust_with_values(
+                "LOWER(recommendation.text) LIKE ? ESCAPE '!'",
+                [p],
+            ));
+        }
+        Ok(c)
+    }
+}

@@ -1,0 +1,341 @@
+//! DataLoaders: every nested field of the schema loads through one of these, so a nested
+//! query costs one statement per field, however many parents it has.
+//!
+//! Nested connections page inside each parent with `ROW_NUMBER() OVER (PARTITION BY parent)`:
+//! one statement answers `first`/`after` for every parent at once (SQLite and PostgreSQL both
+//! have window functions).
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use entity::{agency, agency_alias, csp, recommendation, review};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder,
+};
+
+use super::page::{CursorValue, Page, Total, Window, encode_cursor, slice_bounds};
+use crate::sql::{in_list, statement};
+
+pub type LoadError = Arc<DbErr>;
+
+/// Row loaders by primary key, for `node`, `nodes` and `Recommendation.review`.
+macro_rules! by_id_loader {
+    ($name:ident, $module:ident) => {
+        pub struct $name(pub DatabaseConnection);
+
+        impl Loader<i32> for $name {
+            type Value = $module::Model;
+            type Error = LoadError;
+
+            async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+                Ok($module::Entity::find()
+                    .filter($module::Column::Id.is_in(keys.iter().copied()))
+                    .all(&self.0)
+                    .await?
+                    .into_iter()
+                    .map(|m| (m.id, m))
+                    .collect())
+            }
+        }
+    };
+}
+
+by_id_loader!(ReviewById, review);
+by_id_loader!(CspById, csp);
+by_id_loader!(AgencyById, agency);
+by_id_loader!(RecommendationById, recommendation);
+
+/// Runs `sql` (with `{in}` standing for the parent id list) and groups rows by `parent_id`.
+async fn grouped<M: FromQueryResult>(
+    db: &DatabaseConnection,
+    sql: &str,
+    keys: &[i32],
+) -> Result<HashMap<i32, Vec<M>>, LoadError> {
+    let (list, values) = in_list(keys);
+    let sql = sql.replace("{in}", &list);
+    let rows = sea_orm::ConnectionTrait::query_all_raw(db, statement(db.get_database_backend(), &sql, values)).await?;
+    let mut out: HashMap<i32, Vec<M>> = HashMap::new();
+    for row in rows {
+        let parent: i32 = row.try_get("", "parent_id")?;
+        out.entry(parent).or_default().push(M::from_query_result(&row, "")?);
+    }
+    Ok(out)
+}
+
+/// The CSPs of each review, lead partnership first.
+pub struct CspsByReview(pub DatabaseConnection);
+
+impl Loader<i32> for CspsByReview {
+    type Value = Vec<csp::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        grouped(
+            &self.0,
+            "SELECT c.*, rc.review_id AS parent_id FROM csp c \
+             JOIN review_csp rc ON rc.csp_id = c.id \
+             WHERE rc.review_id IN ({in}) ORDER BY rc.review_id, rc.position",
+            keys,
+        )
+        .await
+    }
+}
+
+/// The agencies each recommendation is addressed to, in the order printed.
+pub struct AgenciesByRecommendation(pub DatabaseConnection);
+
+impl Loader<i32> for AgenciesByRecommendation {
+    type Value = Vec<agency::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        grouped(
+            &self.0,
+            "SELECT a.*, ra.recommendation_id AS parent_id FROM agency a \
+             JOIN recommendation_agency ra ON ra.agency_id = a.id \
+             WHERE ra.recommendation_id IN ({in}) ORDER BY ra.recommendation_id, ra.position",
+            keys,
+        )
+        .await
+    }
+}
+
+/// The names an agency is known by.
+pub struct AliasesByAgency(pub DatabaseConnection);
+
+impl Loader<i32> for AliasesByAgency {
+    type Value = Vec<String>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let mut out: HashMap<i32, Vec<String>> = HashMap::new();
+        for alias in agency_alias::Entity::find()
+            .filter(agency_alias::Column::AgencyId.is_in(keys.iter().copied()))
+            .order_by_asc(agency_alias::Column::Name)
+            .all(&self.0)
+            .await?
+        {
+            out.entry(alias.agency_id).or_default().push(alias.name);
+        }
+        Ok(out)
+    }
+}
+
+/// A nested list: how to select the children of many parents, in order.
+pub trait ChildList: Send + Sync + 'static {
+    type Row: FromQueryResult + Clone + Send + Sync + 'static;
+    /// Child columns, named as the row's model expects.
+    const COLUMNS: &'static str;
+    /// The parent id expression.
+    const PARENT: &'static str;
+    /// FROM clause; `{in}` is replaced by the parent id placeholders.
+    const FROM: &'static str;
+    /// Order within one parent; must end in a unique column.
+    const ORDER: &'static str;
+}
+
+/// Page of children of one parent.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChildPageKey {
+    pub parent: i32,
+    pub window: Window,
+}
+
+pub struct ChildPages<L>(pub DatabaseConnection, PhantomData<L>);
+
+impl<L> ChildPages<L> {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self(db, PhantomData)
+    }
+}
+
+fn position(c: &Option<Vec<CursorValue>>) -> Option<i64> {
+    match c.as_deref() {
+        Some([CursorValue::Int(p)]) => Some(*p),
+        _ => None,
+    }
+}
+
+impl<L: ChildList> Loader<ChildPageKey> for ChildPages<L> {
+    type Value = Page<L::Row>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[ChildPageKey],
+    ) -> Result<HashMap<ChildPageKey, Self::Value>, Self::Error> {
+        let mut by_window: HashMap<&Window, Vec<i32>> = HashMap::new();
+        for key in keys {
+            by_window.entry(&key.window).or_default().push(key.parent);
+        }
+        let mut out = HashMap::new();
+        for (window, parents) in by_window {
+            let start = position(&window.after).unwrap_or(0).max(0);
+            let end = position(&window.before).map(|b| (b - 1).max(0));
+            // Coarse bounds in SQL (so a big parent sends one page, not all its children),
+            // exact Relay slicing below.
+            let mut bounds = format!("rn > {start}");
+            if let Some(end) = end {
+                bounds.push_str(&format!(" AND rn <= {end}"));
+            }
+            if let Some(first) = window.first {
+                bounds.push_str(&format!(" AND rn <= {}", start as usize + first));
+            } else if let Some(last) = window.last {
+                let upper = end.map_or("total".to_owned(), |e| {
+                    format!("(CASE WHEN total < {e} THEN total ELSE {e} END)")
+                });
+                bounds.push_str(&format!(" AND rn > {upper} - {last}"));
+            }
+            let sql = format!(
+                "SELECT * FROM (SELECT {cols}, {parent} AS parent_id, \
+                   ROW_NUMBER() OVER (PARTITION BY {parent} ORDER BY {order}) AS rn, \
+                   COUNT(*) OVER (PARTITION BY {parent}) AS total \
+                 FROM {from}) t WHERE {bounds} ORDER BY parent_id, rn",
+                cols = L::COLUMNS,
+                parent = L::PARENT,
+                order = L::ORDER,
+                from = L::FROM,
+            );
+            let (list, values) = in_list(&parents);
+            let sql = sql.replace("{in}", &list);
+            let rows = sea_orm::ConnectionTrait::query_all_raw(
+                &self.0,
+                statement(self.0.get_database_backend(), &sql, values),
+            )
+            .await?;
+            let mut grouped: HashMap<i32, (i64, Vec<(i64, L::Row)>)> = HashMap::new();
+            for row in rows {
+                let parent: i32 = row.try_get("", "parent_id")?;
+                let rn: i64 = row.try_get("", "rn")?;
+                let total: i64 = row.try_get("", "total")?;
+                let entry = grouped.entry(parent).or_insert((total, Vec::new()));
+                entry.1.push((rn, L::Row::from_query_result(&row, "")?));
+            }
+            for parent in parents {
+                let key = ChildPageKey {
+                    parent,
+                    window: window.clone(),
+                };
+                let page = match grouped.remove(&parent) {
+                    Some((total, rows)) => {
+                        let total_u = total.max(0) as usize;
+                        let end_u = end.map_or(total_u, |e| (e.max(0) as usize).min(total_u));
+                        let (lo, hi) =
+                            slice_bounds(start as usize, end_u.max(start as usize), window.first, window.last);
+                        Page {
+                            items: rows
+                                .into_iter()
+                                .filter(|(rn, _)| (*rn as usize) > lo && (*rn as usize) <= hi)
+                                .map(|(rn, r)| (encode_cursor(&[CursorValue::Int(rn)]), r))
+                                .collect(),
+                            has_previous: lo > 0,
+                            has_next: hi < total_u,
+                            total: Total::known(total_u as u64),
+                        }
+                    }
+                    // Nothing in this window: the total is only counted if a client asks.
+                    None => {
+                        let db = self.0.clone();
+                        Page {
+                            items: Vec::new(),
+                            has_previous: start > 0,
+                            has_next: false,
+                            total: Total::lazy(move || {
+                                let db = db.clone();
+                                Box::pin(async move { count_children::<L>(&db, parent).await })
+                            }),
+                        }
+                    }
+                };
+                out.insert(key, page);
+            }
+        }
+        Ok(out)
+    }
+}
+
+async fn count_children<L: ChildList>(db: &DatabaseConnection, parent: i32) -> Result<u64, DbErr> {
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM {from}",
+        from = L::FROM.replace("{in}", "?")
+    );
+    let row = sea_orm::ConnectionTrait::query_one_raw(
+        db,
+        statement(db.get_database_backend(), &sql, vec![parent.into()]),
+    )
+    .await?;
+    Ok(row.map_or(Ok(0), |r| r.try_get::<i64>("", "n"))?.max(0) as u64)
+}
+
+/// `Review.recommendations`: in printed order.
+pub struct ReviewRecommendations;
+impl ChildList for ReviewRecommendations {
+    type Row = recommendation::Model;
+    const COLUMNS: &'static str = "rec.*";
+    const PARENT: &'static str = "rec.review_id";
+    const FROM: &'static str = "recommendation rec WHERE rec.review_id IN ({in})";
+    const ORDER: &'static str = "rec.position, rec.id";
+}
+
+/// `Review.agencies`: every agency the review addresses, by name.
+pub struct ReviewAgencies;
+impl ChildList for ReviewAgencies {
+    type Row = agency::Model;
+    const COLUMNS: &'static str = "a.*";
+    const PARENT: &'static str = "x.review_id";
+    const FROM: &'static str = "agency a JOIN (SELECT DISTINCT rec.review_id, ra.agency_id \
+        FROM recommendation rec JOIN recommendation_agency ra ON ra.recommendation_id = rec.id \
+        WHERE rec.review_id IN ({in})) x ON x.agency_id = a.id";
+    const ORDER: &'static str = "a.name, a.id";
+}
+
+/// `Csp.reviews`: newest first.
+pub struct CspReviews;
+impl ChildList for CspReviews {
+    type Row = review::Model;
+    const COLUMNS: &'static str = "r.*";
+    const PARENT: &'static str = "rc.csp_id";
+    const FROM: &'static str =
+        "review r JOIN review_csp rc ON rc.review_id = r.id WHERE rc.csp_id IN ({in})";
+    const ORDER: &'static str = "r.published DESC, r.id DESC";
+}
+
+/// `Csp.agencies`: agencies addressed by the CSP's reviews, most reviews first.
+pub struct CspAgencies;
+impl ChildList for CspAgencies {
+    type Row = agency::Model;
+    const COLUMNS: &'static str = "a.*";
+    const PARENT: &'static str = "x.csp_id";
+    const FROM: &'static str = "agency a JOIN (SELECT DISTINCT rc.csp_id, ra.agency_id \
+        FROM review_csp rc JOIN recommendation rec ON rec.review_id = rc.review_id \
+        JOIN recommendation_agency ra ON ra.recommendation_id = rec.id \
+        WHERE rc.csp_id IN ({in})) x ON x.agency_id = a.id";
+    const ORDER: &'static str = "a.review_count DESC, a.name, a.id";
+}
+
+/// `Agency.reviews`: reviews that addressed the agency, newest first.
+pub struct AgencyReviews;
+impl ChildList for AgencyReviews {
+    type Row = review::Model;
+    const COLUMNS: &'static str = "r.*";
+    const PARENT: &'static str = "x.agency_id";
+    const FROM: &'static str = "review r JOIN (SELECT DISTINCT ra.agency_id, rec.review_id \
+        FROM recommendation_agency ra JOIN recommendation rec ON rec.id = ra.recommendation_id \
+        WHERE ra.agency_id IN ({in})) x ON x.review_id = r.id";
+    const ORDER: &'static str = "r.published DESC, r.id DESC";
+}
+
+/// `Agency.recommendations`: newest review first, printed order within a review.
+pub struct AgencyRecommendations;
+impl ChildList for AgencyRecommendations {
+    type Row = recommendation::Model;
+    const COLUMNS: &'static str = "rec.*";
+    const PARENT: &'static str = "ra.agency_id";
+    const FROM: &'static str = "recommendation rec \
+        JOIN recommendation_agency ra ON ra.recommendation_id = rec.id \
+        JOIN review r ON r.id = rec.review_id WHERE ra.agency_id IN ({in})";
+    const ORDER: &'static str = "r.published DESC, rec.review_id DESC, rec.position, rec.id";
+}

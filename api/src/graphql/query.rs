@@ -1,0 +1,242 @@
+//! The `Query` root: entry points into the graph.
+
+use async_graphql::{Context, ID, Object, Result};
+use entity::{agency, csp, csp_alias, recommendation, review};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::enums::{AgencyOrder, CspOrder, RecommendationOrder, ReviewOrder};
+use super::filters::{AgencyFilter, CspFilter, RecommendationFilter, ReviewFilter};
+use super::ids::{self, Kind};
+use super::loaders::{AgencyById, CspById, RecommendationById, ReviewById};
+use super::page::{Conn, CursorValue, PageArgs, SortKey, keyset_page};
+use super::types::{Agency, Csp, Node, Recommendation, Review, load};
+use crate::db::Db;
+use crate::domain::normalise::{name_key, slugify};
+use crate::error::ApiError;
+
+pub struct Query;
+
+fn key<C>(column: C, desc: bool) -> SortKey<C> {
+    SortKey { column, desc }
+}
+
+#[Object]
+impl Query {
+    /// Fetches any object by its global id.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        let (kind, n) = ids::decode("id", &id)?;
+        Ok(match kind {
+            Kind::Review => load::<ReviewById, _>(ctx, n).await?.map(|m| Node::Review(Review(m))),
+            Kind::Csp => load::<CspById, _>(ctx, n).await?.map(|m| Node::Csp(Csp(m))),
+            Kind::Agency => load::<AgencyById, _>(ctx, n).await?.map(|m| Node::Agency(Agency(m))),
+            Kind::Recommendation => load::<RecommendationById, _>(ctx, n)
+                .await?
+                .map(|m| Node::Recommendation(Recommendation(m))),
+        })
+    }
+
+    /// Fetches objects by global id, in the order asked; `null` where none exists. At most 100.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
+        if ids.len() > super::page::MAX_PAGE_SIZE {
+            return Err(ApiError::bad_input("ids", "at most 100 ids per request").into());
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        // Loads are batched by the loaders: awaiting them together costs one query per type.
+        let futures = ids.into_iter().map(|id| self.node(ctx, id));
+        for node in futures::future::join_all(futures).await {
+            out.push(node?);
+        }
+        Ok(out)
+    }
+
+    /// Reviews, newest first by default.
+    #[allow(clippy::too_many_arguments)]
+    async fn reviews(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ReviewFilter>,
+        order_by: Option<ReviewOrder>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> Result<Conn<Review>> {
+        let db = ctx.data_unchecked::<Db>();
+        let window = PageArgs::new(after, before, first, last).window(2)?;
+        let select = review::Entity::find().filter(filter.unwrap_or_default().condition()?);
+        use review::Column as C;
+        let page = match order_by.unwrap_or_default() {
+            ReviewOrder::PublishedDesc | ReviewOrder::PublishedAsc => {
+                let desc = order_by.unwrap_or_default() == ReviewOrder::PublishedDesc;
+                keyset_page(&db.conn, select, &[key(C::Published, desc), key(C::Id, desc)], &window, |m: &review::Model| {
+                    vec![m.published.as_str().into(), m.id.into()]
+                })
+                .await?
+            }
+            ReviewOrder::RecommendationCountDesc => {
+                keyset_page(
+                    &db.conn,
+                    select,
+                    &[key(C::RecommendationCount, true), key(C::Id, true)],
+                    &window,
+                    |m: &review::Model| vec![m.recommendation_count.into(), m.id.into()],
+                )
+                .await?
+            }
+        };
+        Ok(page.into_connection(Review))
+    }
+
+    /// Community Safety Partnerships, by name.
+    async fn csps(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CspFilter>,
+        order_by: Option<CspOrder>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> Result<Conn<Csp>> {
+        let db = ctx.data_unchecked::<Db>();
+        let window = PageArgs::new(after, before, first, last).window(2)?;
+        let select = csp::Entity::find().filter(filter.unwrap_or_default().condition()?);
+        let CspOrder::NameAsc = order_by.unwrap_or_default();
+        let page = keyset_page(
+            &db.conn,
+            select,
+            &[key(csp::Column::Name, false), key(csp::Column::Id, false)],
+            &window,
+            |m: &csp::Model| vec![m.name.as_str().into(), m.id.into()],
+        )
+        .await?;
+        Ok(page.into_connection(Csp))
+    }
+
+    /// One CSP by slug; a name or known alias ("Lincoln") is accepted too.
+    async fn csp(&self, ctx: &Context<'_>, slug: String) -> Result<Option<Csp>> {
+        let db = ctx.data_unchecked::<Db>();
+        if let Some(found) = csp::Entity::find()
+            .filter(csp::Column::Slug.eq(slugify(&slug)))
+            .one(&db.conn)
+            .await
+            .map_err(ApiError::from)?
+        {
+            return Ok(Some(Csp(found)));
+        }
+        let alias = csp_alias::Entity::find()
+            .filter(csp_alias::Column::Key.eq(name_key(&slug)))
+            .find_also_related(csp::Entity)
+            .one(&db.conn)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(alias.and_then(|(_, c)| c).map(Csp))
+    }
+
+    /// Agencies addressed by recommendations, those in most reviews first by default.
+    #[allow(clippy::too_many_arguments)]
+    async fn agencies(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AgencyFilter>,
+        order_by: Option<AgencyOrder>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> Result<Conn<Agency>> {
+        let db = ctx.data_unchecked::<Db>();
+        let order = order_by.unwrap_or_default();
+        let arity = if order == AgencyOrder::NameAsc { 2 } else { 3 };
+        let window = PageArgs::new(after, before, first, last).window(arity)?;
+        let select = agency::Entity::find().filter(filter.unwrap_or_default().condition()?);
+        use agency::Column as C;
+        let page = match order {
+            AgencyOrder::ReviewCountDesc => {
+                keyset_page(
+                    &db.conn,
+                    select,
+                    &[key(C::ReviewCount, true), key(C::Name, false), key(C::Id, false)],
+                    &window,
+                    |m: &agency::Model| vec![m.review_count.into(), m.name.as_str().into(), m.id.into()],
+                )
+                .await?
+            }
+            AgencyOrder::RecommendationCountDesc => {
+                keyset_page(
+                    &db.conn,
+                    select,
+                    &[key(C::RecommendationCount, true), key(C::Name, false), key(C::Id, false)],
+                    &window,
+                    |m: &agency::Model| {
+                        vec![m.recommendation_count.into(), m.name.as_str().into(), m.id.into()]
+                    },
+                )
+                .await?
+            }
+            AgencyOrder::NameAsc => {
+                keyset_page(
+                    &db.conn,
+                    select,
+                    &[key(C::Name, false), key(C::Id, false)],
+                    &window,
+                    |m: &agency::Model| vec![m.name.as_str().into(), m.id.into()],
+                )
+                .await?
+            }
+        };
+        Ok(page.into_connection(Agency))
+    }
+
+    /// One agency by slug; a name or alias it is printed as ("GP Practice") is accepted too.
+    async fn agency(&self, ctx: &Context<'_>, slug: String) -> Result<Option<Agency>> {
+        let db = ctx.data_unchecked::<Db>();
+        if let Some(found) = agency::Entity::find()
+            .filter(agency::Column::Slug.eq(slug.trim().to_lowercase()))
+            .one(&db.conn)
+            .await
+            .map_err(ApiError::from)?
+        {
+            return Ok(Some(Agency(found)));
+        }
+        let alias = entity::agency_alias::Entity::find()
+            .filter(entity::agency_alias::Column::Key.eq(name_key(&slug)))
+            .find_also_related(agency::Entity)
+            .one(&db.conn)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(alias.and_then(|(_, a)| a).map(Agency))
+    }
+
+    /// Recommendations across all reviews.
+    #[allow(clippy::too_many_arguments)]
+    async fn recommendations(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<RecommendationFilter>,
+        order_by: Option<RecommendationOrder>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> Result<Conn<Recommendation>> {
+        let db = ctx.data_unchecked::<Db>();
+        let window = PageArgs::new(after, before, first, last).window(2)?;
+        let select =
+            recommendation::Entity::find().filter(filter.unwrap_or_default().condition()?);
+        use recommendation::Column as C;
+        let desc = order_by.unwrap_or_default() == RecommendationOrder::ReviewDesc;
+        let page = keyset_page(
+            &db.conn,
+            select,
+            &[key(C::ReviewId, desc), key(C::Position, false)],
+            &window,
+            |m: &recommendation::Model| {
+                let v: Vec<CursorValue> = vec![m.review_id.into(), m.position.into()];
+                v
+            },
+        )
+        .await?;
+        Ok(page.into_connection(Recommendation))
+    }
+}

@@ -1,0 +1,49 @@
+//! The object types of the graph. Each wraps a row and resolves its edges through loaders;
+//! none is a database model with GraphQL derives.
+
+mod agency;
+mod csp;
+mod node;
+mod recommendation;
+mod review;
+
+pub use agency::Agency;
+pub use csp::Csp;
+pub use node::Node;
+pub use recommendation::Recommendation;
+pub use review::Review;
+
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, Loader};
+
+use super::loaders::{ChildList, ChildPageKey, ChildPages};
+use super::page::{Page, PageArgs, Total};
+use crate::error::ApiResult;
+
+/// One page of a nested list, through its batching loader.
+pub(crate) async fn child_page<L: ChildList>(
+    ctx: &Context<'_>,
+    parent: i32,
+    args: PageArgs,
+) -> ApiResult<Page<L::Row>> {
+    let window = args.window(1)?;
+    let loader = ctx.data_unchecked::<DataLoader<ChildPages<L>>>();
+    Ok(loader
+        .load_one(ChildPageKey { parent, window })
+        .await?
+        .unwrap_or_else(|| Page {
+            items: Vec::new(),
+            has_previous: false,
+            has_next: false,
+            total: Total::known(0),
+        }))
+}
+
+/// One value through a keyed loader.
+pub(crate) async fn load<L, V>(ctx: &Context<'_>, key: i32) -> ApiResult<Option<V>>
+where
+    L: Loader<i32, Value = V, Error = super::loaders::LoadError>,
+    V: Send + Sync + Clone + 'static,
+{
+    Ok(ctx.data_unchecked::<DataLoader<L>>().load_one(key).await?)
+}

@@ -1,0 +1,114 @@
+use async_graphql::{Context, ID, Object, Result};
+use entity::review;
+
+use super::{Agency, Csp, Recommendation, child_page, load};
+use crate::domain;
+use crate::graphql::enums::ReviewType;
+use crate::graphql::ids::{Kind, encode};
+use crate::graphql::loaders::{CspsByReview, ReviewAgencies, ReviewRecommendations};
+use crate::graphql::page::{Conn, PageArgs};
+
+/// A Domestic Homicide Review as published: who commissioned it, when, and what it recommended.
+#[derive(Clone)]
+pub struct Review(pub review::Model);
+
+#[Object]
+impl Review {
+    /// Opaque global id.
+    pub async fn id(&self) -> ID {
+        encode(Kind::Review, self.0.id)
+    }
+
+    /// Title or pseudonym as published ("Bassetlaw review", "Victoria").
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// The Community Safety Partnerships that commissioned the review, lead first; joint
+    /// reviews have several.
+    async fn csps(&self, ctx: &Context<'_>) -> Result<Vec<Csp>> {
+        Ok(load::<CspsByReview, _>(ctx, self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Csp)
+            .collect())
+    }
+
+    /// Publication month, `YYYY-MM`.
+    async fn published(&self) -> &str {
+        &self.0.published
+    }
+
+    /// Year of the death under review, when the page gives it.
+    async fn year_of_death(&self) -> Option<i32> {
+        self.0.year_of_death
+    }
+
+    /// Generated summary of the review's findings. Names are never included.
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+
+    /// Where the page came from, when known.
+    async fn source_url(&self) -> Option<&str> {
+        self.0.source_url.as_deref()
+    }
+
+    /// The number of recommendations the page says the report makes (`Extracted: N recs`).
+    async fn stated_recommendation_count(&self) -> Option<i32> {
+        self.0.stated_recommendation_count
+    }
+
+    /// The number of recommendations stored; below the stated count when the page was cut short.
+    async fn recommendation_count(&self) -> i32 {
+        self.0.recommendation_count
+    }
+
+    /// True when the page was cut short: fewer rows than stated, or a row cut mid-text.
+    async fn incomplete(&self) -> bool {
+        self.0.incomplete
+    }
+
+    /// The kind of statutory review.
+    async fn review_type(&self) -> ReviewType {
+        self.0
+            .review_type
+            .parse::<domain::ReviewType>()
+            .unwrap_or(domain::ReviewType::Dhr)
+            .into()
+    }
+
+    /// The review's recommendations in printed order.
+    async fn recommendations(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> Result<Conn<Recommendation>> {
+        let page = child_page::<ReviewRecommendations>(
+            ctx,
+            self.0.id,
+            PageArgs::new(after, before, first, last),
+        )
+        .await?;
+        Ok(page.into_connection(Recommendation))
+    }
+
+    /// Every agency the review's recommendations address, by name.
+    async fn agencies(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> Result<Conn<Agency>> {
+        let page =
+            child_page::<ReviewAgencies>(ctx, self.0.id, PageArgs::new(after, before, first, last))
+                .await?;
+        Ok(page.into_connection(Agency))
+    }
+}

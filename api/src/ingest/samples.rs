@@ -1,0 +1,41 @@
+//! The sample data shipped in the binary (`data/samples/`), loaded into an empty database on
+//! first start so that a new install has a real graph to query.
+
+use entity::review;
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+
+use super::{IngestError, ingest_text};
+
+macro_rules! pages {
+    ($($name:literal),+ $(,)?) => {
+        &[$(($name, include_str!(concat!("../../../data/samples/dhr-library/", $name)))),+]
+    };
+}
+
+/// `(file name, text)` of every sample review page.
+pub const SAMPLE_PAGES: &[(&str, &str)] = pages![
+    "bassetlaw-2023.txt",
+    "cardiff-65086afd.txt",
+    "kent-6391f1a0.txt",
+    "kent-644a9ef9.txt",
+    "liverpool-64be8fe3.txt",
+    "liverpool-64bf7c27.txt",
+    "manchester-64be762c.txt",
+    "nottingham-2022.txt",
+    "somerset-644be96f.txt",
+    "southampton-644aa2ba.txt",
+    "southampton-65cf3168.txt",
+];
+
+/// Loads the samples when the database holds no review. Returns how many pages were loaded.
+pub async fn load_if_empty(db: &DatabaseConnection) -> Result<usize, IngestError> {
+    if review::Entity::find().count(db).await? > 0 {
+        return Ok(0);
+    }
+    for (name, text) in SAMPLE_PAGES {
+        ingest_text(db, text).await.inspect_err(|e| {
+            tracing::error!(sample = name, error = %e, "sample page failed to load");
+        })?;
+    }
+    Ok(SAMPLE_PAGES.len())
+}

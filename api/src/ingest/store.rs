@@ -1,0 +1,405 @@
+//! Writes a parsed page into the graph. The caller owns the transaction: one page, one
+//! transaction, so a failure leaves nothing half-written.
+//!
+//! A review is identified by its source key; re-ingesting an unchanged page writes nothing,
+//! a changed page updates its review in place. Recommendations are matched by position so
+//! that their ids (and everything later attached to them) survive an update.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::Utc;
+use entity::{agency, agency_alias, csp, csp_alias, recommendation, recommendation_agency, review, review_csp};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, NotSet, QueryFilter,
+    QueryOrder, Set, Statement,
+};
+use sha2::{Digest, Sha256};
+
+use super::curated::curated;
+use super::parse::ParsedPage;
+use crate::domain::Sector;
+use crate::domain::normalise::{name_key, slugify, tidy};
+use crate::sql::in_list;
+
+/// Bumped when parsing or storing changes meaning, so that a re-ingest re-applies pages.
+const STORE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Added,
+    Updated,
+    Unchanged,
+}
+
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub review_id: i32,
+    pub outcome: Outcome,
+    pub incomplete: bool,
+    pub recommendations: usize,
+    /// Agencies created by this page.
+    pub new_agencies: usize,
+}
+
+/// The identity of a page's review: its source URL, else CSP, month and title.
+pub fn source_key(page: &ParsedPage) -> String {
+    match &page.source_url {
+        Some(url) => format!("url:{}", url.trim_end_matches('/')),
+        None => format!(
+            "page:{}:{}:{}",
+            slugify(&page.csps.join(" ")),
+            page.published,
+            slugify(&page.title)
+        ),
+    }
+}
+
+pub fn content_hash(page: &ParsedPage) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(STORE_VERSION.to_le_bytes());
+    // Serialising a plain struct of strings and numbers cannot fail.
+    hasher.update(serde_json::to_vec(page).unwrap_or_default());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result<Stored, DbErr> {
+    let key = source_key(page);
+    let hash = content_hash(page);
+    let existing = review::Entity::find()
+        .filter(review::Column::SourceKey.eq(key.as_str()))
+        .one(db)
+        .await?;
+    if let Some(found) = &existing
+        && found.content_hash == hash
+    {
+        return Ok(Stored {
+            review_id: found.id,
+            outcome: Outcome::Unchanged,
+            incomplete: found.incomplete,
+            recommendations: found.recommendation_count as usize,
+            new_agencies: 0,
+        });
+    }
+
+    let now = Utc::now();
+    let fields = review::ActiveModel {
+        id: NotSet,
+        source_key: Set(key),
+        title: Set(page.title.clone()),
+        published: Set(page.published.to_string()),
+        year_of_death: Set(page.year_of_death),
+        summary: Set(page.summary.clone()),
+        source_url: Set(page.source_url.clone()),
+        stated_recommendation_count: Set(page.stated_count),
+        recommendation_count: Set(page.rows.len() as i32),
+        incomplete: Set(page.incomplete),
+        review_type: Set(page.review_type.code().to_owned()),
+        content_hash: Set(hash),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let (review_id, outcome) = match existing {
+        Some(found) => {
+            let mut update = fields;
+            update.id = Set(found.id);
+            update.created_at = NotSet;
+            update.update(db).await?;
+            (found.id, Outcome::Updated)
+        }
+        None => (fields.insert(db).await?.id, Outcome::Added),
+    };
+
+    let csp_ids = resolve_csps(db, &page.csps).await?;
+    review_csp::Entity::delete_many()
+        .filter(review_csp::Column::ReviewId.eq(review_id))
+        .exec(db)
+        .await?;
+    let links: Vec<review_csp::ActiveModel> = csp_ids
+        .iter()
+        .enumerate()
+        .map(|(i, csp_id)| review_csp::ActiveModel {
+            review_id: Set(review_id),
+            csp_id: Set(*csp_id),
+            position: Set(i as i32 + 1),
+        })
+        .collect();
+    review_csp::Entity::insert_many(links)
+        .exec_without_returning(db)
+        .await?;
+
+    let rec_ids = upsert_recommendations(db, review_id, page).await?;
+
+    // Relink addressees: old links go, new ones come; both ends' counts are refreshed.
+    let old_agencies: Vec<i32> = recommendation_agency::Entity::find()
+        .filter(recommendation_agency::Column::RecommendationId.is_in(rec_ids.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.agency_id)
+        .collect();
+    if !rec_ids.is_empty() {
+        recommendation_agency::Entity::delete_many()
+            .filter(recommendation_agency::Column::RecommendationId.is_in(rec_ids.clone()))
+            .exec(db)
+            .await?;
+    }
+    let names: Vec<String> = page.rows.iter().flat_map(|r| r.addressees.clone()).collect();
+    let (agency_of, new_agencies) = resolve_agencies(db, &names).await?;
+    let mut new_links = Vec::new();
+    for (row, rec_id) in page.rows.iter().zip(&rec_ids) {
+        let mut seen = BTreeSet::new();
+        for name in &row.addressees {
+            let agency_id = agency_of[&name_key(name)];
+            if seen.insert(agency_id) {
+                new_links.push(recommendation_agency::ActiveModel {
+                    recommendation_id: Set(*rec_id),
+                    agency_id: Set(agency_id),
+                    position: Set(seen.len() as i32),
+                });
+            }
+        }
+    }
+    let touched: BTreeSet<i32> = old_agencies
+        .into_iter()
+        .chain(agency_of.values().copied())
+        .collect();
+    recommendation_agency::Entity::insert_many(new_links)
+        .exec_without_returning(db)
+        .await?;
+    refresh_agency_counts(db, &touched).await?;
+
+    Ok(Stored {
+        review_id,
+        outcome,
+        incomplete: page.incomplete,
+        recommendations: page.rows.len(),
+        new_agencies,
+    })
+}
+
+/// Updates rows whose position exists, inserts the rest, deletes positions past the end.
+/// Returns the ids in row order.
+async fn upsert_recommendations<C: ConnectionTrait>(
+    db: &C,
+    review_id: i32,
+    page: &ParsedPage,
+) -> Result<Vec<i32>, DbErr> {
+    let existing = recommendation::Entity::find()
+        .filter(recommendation::Column::ReviewId.eq(review_id))
+        .order_by_asc(recommendation::Column::Position)
+        .all(db)
+        .await?;
+    let mut by_position: HashMap<i32, recommendation::Model> =
+        existing.into_iter().map(|r| (r.position, r)).collect();
+    let mut ids = Vec::with_capacity(page.rows.len());
+    for (i, row) in page.rows.iter().enumerate() {
+        let position = i as i32 + 1;
+        let addressed_to = row.addressees.join(" | ");
+        match by_position.remove(&position) {
+            Some(old) => {
+                if old.label != row.label || old.text != row.text || old.addressed_to != addressed_to
+                {
+                    let mut update: recommendation::ActiveModel = old.clone().into();
+                    update.label = Set(row.label.clone());
+                    update.text = Set(row.text.clone());
+                    update.addressed_to = Set(addressed_to);
+                    update.update(db).await?;
+                }
+                ids.push(old.id);
+            }
+            None => {
+                let inserted = recommendation::ActiveModel {
+                    id: NotSet,
+                    review_id: Set(review_id),
+                    position: Set(position),
+                    label: Set(row.label.clone()),
+                    text: Set(row.text.clone()),
+                    addressed_to: Set(addressed_to),
+                }
+                .insert(db)
+                .await?;
+                ids.push(inserted.id);
+            }
+        }
+    }
+    let gone: Vec<i32> = by_position.values().map(|r| r.id).collect();
+    if !gone.is_empty() {
+        recommendation::Entity::delete_many()
+            .filter(recommendation::Column::Id.is_in(gone))
+            .exec(db)
+            .await?;
+    }
+    Ok(ids)
+}
+
+/// Finds or creates the CSPs a page names, in the page's order.
+async fn resolve_csps<C: ConnectionTrait>(db: &C, names: &[String]) -> Result<Vec<i32>, DbErr> {
+    let mut ids = Vec::new();
+    for name in names {
+        let key = name_key(name);
+        let found = csp_alias::Entity::find()
+            .filter(csp_alias::Column::Key.eq(key.as_str()))
+            .one(db)
+            .await?;
+        let id = match found {
+            Some(alias) => alias.csp_id,
+            None => {
+                let slug = unique_slug(db, "csp", &slugify(name)).await?;
+                let created = csp::ActiveModel {
+                    id: NotSet,
+                    slug: Set(slug),
+                    name: Set(tidy(name)),
+                    region: Set(None),
+                    nation: Set(None),
+                }
+                .insert(db)
+                .await?;
+                csp_alias::ActiveModel {
+                    id: NotSet,
+                    csp_id: Set(created.id),
+                    name: Set(tidy(name)),
+                    key: Set(key),
+                }
+                .insert(db)
+                .await?;
+                created.id
+            }
+        };
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// Maps each addressee's key to an agency id, creating what is missing: curated names join
+/// their canonical agency, unknown names become their own agency with sector OTHER.
+/// Returns the map and how many agencies were created.
+pub async fn resolve_agencies<C: ConnectionTrait>(
+    db: &C,
+    names: &[String],
+) -> Result<(HashMap<String, i32>, usize), DbErr> {
+    let mut wanted: HashMap<String, String> = HashMap::new();
+    for name in names {
+        wanted.entry(name_key(name)).or_insert_with(|| tidy(name));
+    }
+    let mut found: HashMap<String, i32> = HashMap::new();
+    if wanted.is_empty() {
+        return Ok((found, 0));
+    }
+    for alias in agency_alias::Entity::find()
+        .filter(agency_alias::Column::Key.is_in(wanted.keys().cloned()))
+        .all(db)
+        .await?
+    {
+        found.insert(alias.key, alias.agency_id);
+    }
+    let mut created = 0;
+    let mut missing: Vec<(String, String)> = wanted
+        .into_iter()
+        .filter(|(key, _)| !found.contains_key(key))
+        .collect();
+    missing.sort();
+    for (key, printed) in missing {
+        let (name, sector) = match curated().lookup(&printed) {
+            Some(entry) => (entry.name.to_owned(), entry.sector),
+            None => (printed.clone(), Sector::Other),
+        };
+        let canonical_slug = slugify(&name);
+        // A curated body may already exist under its canonical slug via another alias.
+        let existing = if sector != Sector::Other || curated().lookup(&printed).is_some() {
+            agency::Entity::find()
+                .filter(agency::Column::Slug.eq(canonical_slug.as_str()))
+                .one(db)
+                .await?
+        } else {
+            None
+        };
+        let agency_id = match existing {
+            Some(a) => a.id,
+            None => {
+                created += 1;
+                let slug = unique_slug(db, "agency", &canonical_slug).await?;
+                agency::ActiveModel {
+                    id: NotSet,
+                    slug: Set(slug),
+                    name: Set(name),
+                    sector: Set(sector.code().to_owned()),
+                    review_count: Set(0),
+                    recommendation_count: Set(0),
+                }
+                .insert(db)
+                .await?
+                .id
+            }
+        };
+        agency_alias::ActiveModel {
+            id: NotSet,
+            agency_id: Set(agency_id),
+            name: Set(printed),
+            key: Set(key.clone()),
+        }
+        .insert(db)
+        .await?;
+        found.insert(key, agency_id);
+    }
+    Ok((found, created))
+}
+
+/// `base`, or `base-2`, `base-3`, ... whichever is free in `table`.
+async fn unique_slug<C: ConnectionTrait>(db: &C, table: &str, base: &str) -> Result<String, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = format!("SELECT slug FROM {table} WHERE slug = ? OR slug LIKE ?");
+    let pattern = format!("{}-%", base.replace(['%', '_'], ""));
+    let taken: BTreeSet<String> = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            crate::sql::placeholders(backend, &sql),
+            [base.into(), pattern.into()],
+        ))
+        .await?
+        .iter()
+        .filter_map(|row| row.try_get::<String>("", "slug").ok())
+        .collect();
+    if !taken.contains(base) {
+        return Ok(base.to_owned());
+    }
+    Ok((2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|s| !taken.contains(s))
+        .unwrap_or_else(|| base.to_owned()))
+}
+
+/// Recomputes the denormalised counts of the given agencies from the edge table.
+pub async fn refresh_agency_counts<C: ConnectionTrait>(
+    db: &C,
+    agency_ids: &BTreeSet<i32>,
+) -> Result<(), DbErr> {
+    if agency_ids.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i32> = agency_ids.iter().copied().collect();
+    for chunk in ids.chunks(500) {
+        let (list, values) = in_list(chunk);
+        let sql = format!(
+            "UPDATE agency SET \
+               review_count = (SELECT COUNT(DISTINCT r.review_id) FROM recommendation_agency ra \
+                 JOIN recommendation r ON r.id = ra.recommendation_id WHERE ra.agency_id = agency.id), \
+               recommendation_count = (SELECT COUNT(*) FROM recommendation_agency ra \
+                 WHERE ra.agency_id = agency.id) \
+             WHERE id IN ({list})"
+        );
+        let backend = db.get_database_backend();
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            crate::sql::placeholders(backend, &sql),
+            values,
+        ))
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! DHR Graph: a GraphQL API over the public record of Domestic Homicide Reviews.
+//!
+//! The service split by concern: `config` (typed settings), `db` (connection, migrations),
+//! `domain` (values parsed once), `ingest` (pages in), `graphql` (schema, types, loaders),
+//! `server` (HTTP), `cli` (commands). `entity` and `migration` are sibling crates.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod ingest;
+pub mod server;
+pub mod sql;
+pub mod telemetry;

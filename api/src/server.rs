@@ -1,0 +1,204 @@
+//! The HTTP server: the router, its layers, and the application that binds it.
+//!
+//! `Application::build` binds the listener and reports the real port, so the binary and the
+//! tests start the very same app.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_graphql::http::{GraphiQLSource, parse_query_string};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::ServeConfig;
+use crate::db::{self, Db};
+use crate::graphql::{AppSchema, build_schema};
+use crate::ingest::samples;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AppSchema,
+    pub db: Db,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("cannot load the sample data: {0}")]
+    Samples(#[from] crate::ingest::IngestError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    addr: SocketAddr,
+    pub db: Db,
+}
+
+impl Application {
+    /// Connects, migrates, loads the samples into an empty database (unless told not to),
+    /// builds the router and binds the listener.
+    pub async fn build(cfg: &ServeConfig) -> Result<Self, StartError> {
+        let db = db::connect(&cfg.db.database_url, cfg.db.db_pool_size).await?;
+        if !cfg.no_samples {
+            let loaded = samples::load_if_empty(&db.conn).await?;
+            if loaded > 0 {
+                tracing::info!(pages = loaded, "loaded the sample data into an empty database");
+            }
+        }
+        let router = router(cfg, AppState {
+            schema: build_schema(db.clone()),
+            db: db.clone(),
+        });
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
+        Ok(Self {
+            listener,
+            router,
+            addr,
+            db,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes; in-flight requests finish first.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
+    let cors = if cfg.cors_origins.iter().any(|o| o == "*") {
+        CorsLayer::new().allow_origin(AllowOrigin::any())
+    } else {
+        CorsLayer::new().allow_origin(
+            cfg.cors_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+    }
+    .allow_methods([Method::GET, Method::POST])
+    .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
+
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+        .layer(cors)
+        .layer(RequestBodyLimitLayer::new(cfg.body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(cfg.request_timeout_secs),
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+async fn graphql_post(State(state): State<AppState>, req: GraphQLRequest) -> GraphQLResponse {
+    state.schema.execute(req.into_inner()).await.into()
+}
+
+/// GET runs a query from the URL; a browser asking for the page without a query gets GraphiQL.
+async fn graphql_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let query = query.unwrap_or_default();
+    if wants_html && !query.contains("query=") {
+        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+    }
+    match parse_query_string(&query) {
+        Ok(req) => GraphQLResponse::from(state.schema.execute(req).await).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({
+                "errors": [{"message": format!("cannot read the request: {e}"),
+                            "extensions": {"code": "BAD_REQUEST"}}]
+            })),
+        )
+            .into_response(),
+    }
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match db::migrations_applied(&state.db.conn).await {
+        Ok(true) => (StatusCode::OK, "ready").into_response(),
+        Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}

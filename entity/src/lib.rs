@@ -1,0 +1,16 @@
+//! SeaORM entities of the DHR graph: the data model and nothing else.
+//!
+//! No business rules, no GraphQL derives, no parsing: the service (`api/`) owns those.
+//! The graph is stored as four node tables (`csp`, `review`, `agency`, `recommendation`),
+//! two alias tables, and two edge tables (`review_csp`, `recommendation_agency`).
+
+pub mod agency;
+pub mod agency_alias;
+pub mod csp;
+pub mod csp_alias;
+pub mod recommendation;
+pub mod recommendation_agency;
+pub mod review;
+pub mod review_csp;
+
+pub use sea_orm;

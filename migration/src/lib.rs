@@ -1,0 +1,15 @@
+//! Schema history of the DHR graph: timestamped migrations that run unchanged on SQLite and
+//! PostgreSQL. Migrations are append-only: never edit one that has shipped, add a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_graph;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_graph::Migration)]
+    }
+}
