@@ -1,1 +1,10 @@
+//! One integration-test binary. Every test in `api`, `ingest` and `queries` runs twice, on a
+//! fresh SQLite file and on a fresh PostgreSQL database (when `TEST_DATABASE_URL` is set;
+//! under CI it must be), against the real app over HTTP on a random port.
 
+mod helpers;
+
+mod ingest;
+mod queries;
+mod schema;
+mod server;

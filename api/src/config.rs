@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "dhr-graph", version, about = "GraphQL API over the public record of Domestic Homicide Reviews")]
+#[command(
+    name = "dhr-graph",
+    version,
+    about = "GraphQL API over the public record of Domestic Homicide Reviews"
+)]
 pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
@@ -53,8 +57,17 @@ pub struct ServeConfig {
     /// Seconds a request may take before it is answered 408 and dropped.
     #[arg(long, env = "DHR_GRAPH_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Microseconds a DataLoader gathers keys before it queries. Longer batches more reliably
+    /// under CPU contention; shorter answers sooner.
+    #[arg(long, env = "DHR_GRAPH_BATCH_DELAY_US", default_value_t = 2000)]
+    pub batch_delay_us: u64,
     /// Origins allowed by CORS, comma-separated; `*` allows any (reads are public by default).
-    #[arg(long, env = "DHR_GRAPH_CORS_ORIGINS", default_value = "*", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "DHR_GRAPH_CORS_ORIGINS",
+        default_value = "*",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
 }
 

@@ -67,9 +67,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    let mut conn = Database::connect(options)
-        .await
-        .map_err(DbError::Connect)?;
+    let mut conn = Database::connect(options).await.map_err(DbError::Connect)?;
     let statements = StatementCounter::default();
     let counter = statements.0.clone();
     conn.set_metric_callback(move |_| {

@@ -97,7 +97,9 @@ impl Extension for ErrorCodes {
 
 fn map_server_error(error: &mut ServerError) {
     if let Some(api) = error.source::<ApiError>() {
-        let mapped = api.to_graphql().into_server_error(error.locations.first().copied().unwrap_or_default());
+        let mapped = api
+            .to_graphql()
+            .into_server_error(error.locations.first().copied().unwrap_or_default());
         error.message = mapped.message;
         error.extensions = mapped.extensions;
         return;
@@ -127,7 +129,11 @@ fn error_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{:08x}{:04x}", nanos, SEQ.fetch_add(1, Ordering::Relaxed) & 0xffff)
+    format!(
+        "{:08x}{:04x}",
+        nanos,
+        SEQ.fetch_add(1, Ordering::Relaxed) & 0xffff
+    )
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -60,13 +60,19 @@ impl Application {
         if !cfg.no_samples {
             let loaded = samples::load_if_empty(&db.conn).await?;
             if loaded > 0 {
-                tracing::info!(pages = loaded, "loaded the sample data into an empty database");
+                tracing::info!(
+                    pages = loaded,
+                    "loaded the sample data into an empty database"
+                );
             }
         }
-        let router = router(cfg, AppState {
-            schema: build_schema(db.clone()),
-            db: db.clone(),
-        });
+        let router = router(
+            cfg,
+            AppState {
+                schema: build_schema(db.clone(), Duration::from_micros(cfg.batch_delay_us)),
+                db: db.clone(),
+            },
+        );
         let listener = TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -90,7 +96,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes; in-flight requests finish first.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await

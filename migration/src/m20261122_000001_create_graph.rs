@@ -27,6 +27,8 @@ enum CspAlias {
     Key,
 }
 
+// Column idens mirror the table's column names, so some start with the table's name.
+#[allow(clippy::enum_variant_names)]
 #[derive(DeriveIden)]
 enum Review {
     Table,
@@ -54,6 +56,7 @@ enum ReviewCsp {
     Position,
 }
 
+#[allow(clippy::enum_variant_names)]
 #[derive(DeriveIden)]
 enum Agency {
     Table,
@@ -160,7 +163,12 @@ impl MigrationTrait for Migration {
                     .col(pk(CspAlias::Id))
                     .col(ColumnDef::new(CspAlias::CspId).integer().not_null())
                     .col(ColumnDef::new(CspAlias::Name).string().not_null())
-                    .col(ColumnDef::new(CspAlias::Key).string().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(CspAlias::Key)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .foreign_key(&mut fk(
                         "fk_csp_alias_csp",
                         (CspAlias::Table, CspAlias::CspId),
@@ -169,7 +177,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_csp_alias_csp", CspAlias::Table, &["csp_id"], false).await?;
+        index(
+            manager,
+            "idx_csp_alias_csp",
+            CspAlias::Table,
+            &["csp_id"],
+            false,
+        )
+        .await?;
         index(manager, "idx_csp_name", Csp::Table, &["name"], false).await?;
 
         manager
@@ -221,9 +236,22 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // Keyset pagination orders by (key, id): composite indexes serve both directions.
-        index(manager, "idx_review_published", Review::Table, &["published", "id"], false).await?;
-        index(manager, "idx_review_year_of_death", Review::Table, &["year_of_death", "id"], false)
-            .await?;
+        index(
+            manager,
+            "idx_review_published",
+            Review::Table,
+            &["published", "id"],
+            false,
+        )
+        .await?;
+        index(
+            manager,
+            "idx_review_year_of_death",
+            Review::Table,
+            &["year_of_death", "id"],
+            false,
+        )
+        .await?;
         index(
             manager,
             "idx_review_recommendation_count",
@@ -258,15 +286,26 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_review_csp_csp", ReviewCsp::Table, &["csp_id", "review_id"], false)
-            .await?;
+        index(
+            manager,
+            "idx_review_csp_csp",
+            ReviewCsp::Table,
+            &["csp_id", "review_id"],
+            false,
+        )
+        .await?;
 
         manager
             .create_table(
                 Table::create()
                     .table(Agency::Table)
                     .col(pk(Agency::Id))
-                    .col(ColumnDef::new(Agency::Slug).string().not_null().unique_key())
+                    .col(
+                        ColumnDef::new(Agency::Slug)
+                            .string()
+                            .not_null()
+                            .unique_key(),
+                    )
                     .col(ColumnDef::new(Agency::Name).string().not_null())
                     .col(ColumnDef::new(Agency::Sector).string().not_null())
                     .col(
@@ -284,10 +323,30 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_agency_sector", Agency::Table, &["sector", "id"], false).await?;
-        index(manager, "idx_agency_name", Agency::Table, &["name", "id"], false).await?;
-        index(manager, "idx_agency_review_count", Agency::Table, &["review_count", "id"], false)
-            .await?;
+        index(
+            manager,
+            "idx_agency_sector",
+            Agency::Table,
+            &["sector", "id"],
+            false,
+        )
+        .await?;
+        index(
+            manager,
+            "idx_agency_name",
+            Agency::Table,
+            &["name", "id"],
+            false,
+        )
+        .await?;
+        index(
+            manager,
+            "idx_agency_review_count",
+            Agency::Table,
+            &["review_count", "id"],
+            false,
+        )
+        .await?;
         index(
             manager,
             "idx_agency_recommendation_count",
@@ -318,19 +377,37 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_agency_alias_agency", AgencyAlias::Table, &["agency_id"], false)
-            .await?;
+        index(
+            manager,
+            "idx_agency_alias_agency",
+            AgencyAlias::Table,
+            &["agency_id"],
+            false,
+        )
+        .await?;
 
         manager
             .create_table(
                 Table::create()
                     .table(Recommendation::Table)
                     .col(pk(Recommendation::Id))
-                    .col(ColumnDef::new(Recommendation::ReviewId).integer().not_null())
-                    .col(ColumnDef::new(Recommendation::Position).integer().not_null())
+                    .col(
+                        ColumnDef::new(Recommendation::ReviewId)
+                            .integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Recommendation::Position)
+                            .integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Recommendation::Label).string().not_null())
                     .col(ColumnDef::new(Recommendation::Text).text().not_null())
-                    .col(ColumnDef::new(Recommendation::AddressedTo).text().not_null())
+                    .col(
+                        ColumnDef::new(Recommendation::AddressedTo)
+                            .text()
+                            .not_null(),
+                    )
                     .foreign_key(&mut fk(
                         "fk_recommendation_review",
                         (Recommendation::Table, Recommendation::ReviewId),

@@ -31,8 +31,7 @@ pub struct BadMonth(pub String);
 
 impl YearMonth {
     pub fn new(year: i32, month: u32) -> Option<Self> {
-        ((1..=12).contains(&month) && (1900..=2999).contains(&year))
-            .then_some(Self { year, month })
+        ((1..=12).contains(&month) && (1900..=2999).contains(&year)).then_some(Self { year, month })
     }
 
     /// Parses the printed form of the DHR Library, "June 2023" (also "Jun 2023").
@@ -82,7 +81,10 @@ mod tests {
         let printed = YearMonth::parse_printed("June 2023").unwrap();
         assert_eq!(printed.to_string(), "2023-06");
         assert_eq!("2023-06".parse::<YearMonth>().unwrap(), printed);
-        assert_eq!(YearMonth::parse_printed("dec 2022").unwrap().to_string(), "2022-12");
+        assert_eq!(
+            YearMonth::parse_printed("dec 2022").unwrap().to_string(),
+            "2022-12"
+        );
     }
 
     #[test]

@@ -110,15 +110,27 @@ mod tests {
     #[test]
     fn print_differences_share_a_key() {
         let k = name_key("GP practice");
-        for v in ["GP Practice", "GP Practices", "the GP practice", "GP practice.", "GPs practice"]
-            .iter()
-            .take(4)
+        for v in [
+            "GP Practice",
+            "GP Practices",
+            "the GP practice",
+            "GP practice.",
+            "GPs practice",
+        ]
+        .iter()
+        .take(4)
         {
             assert_eq!(name_key(v), k, "{v}");
         }
         assert_eq!(name_key("GPs"), name_key("GP"));
-        assert_eq!(name_key("Her Majesty’s Government"), name_key("Her Majesty's Government"));
-        assert_eq!(name_key("Camden & Islington"), name_key("Camden and Islington"));
+        assert_eq!(
+            name_key("Her Majesty’s Government"),
+            name_key("Her Majesty's Government")
+        );
+        assert_eq!(
+            name_key("Camden & Islington"),
+            name_key("Camden and Islington")
+        );
         assert_eq!(name_key("All Agencies"), name_key("all agencies"));
     }
 
@@ -132,8 +144,14 @@ mod tests {
 
     #[test]
     fn slugs_are_url_safe() {
-        assert_eq!(slugify("Her Majesty’s Government"), "her-majestys-government");
-        assert_eq!(slugify("Camden & Islington NHS"), "camden-and-islington-nhs");
+        assert_eq!(
+            slugify("Her Majesty’s Government"),
+            "her-majestys-government"
+        );
+        assert_eq!(
+            slugify("Camden & Islington NHS"),
+            "camden-and-islington-nhs"
+        );
         assert_eq!(slugify("  --  "), "unnamed");
     }
 }

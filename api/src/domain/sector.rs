@@ -105,7 +105,10 @@ mod tests {
         for s in Sector::ALL {
             assert_eq!(s.code().parse::<Sector>().unwrap(), *s);
         }
-        assert_eq!("primary care".parse::<Sector>().unwrap(), Sector::PrimaryCare);
+        assert_eq!(
+            "primary care".parse::<Sector>().unwrap(),
+            Sector::PrimaryCare
+        );
         assert!("POLICEE".parse::<Sector>().unwrap_err().contains("POLICE"));
     }
 }

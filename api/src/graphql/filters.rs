@@ -5,15 +5,15 @@
 //! both engines plan as semi-joins over the edge indexes.
 
 use async_graphql::{ID, InputObject};
-use sea_orm::ColumnTrait;
 use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::{ColumnTrait, DbBackend, Value};
 
 use super::enums::Sector;
 use super::ids::{self, Kind};
 use crate::domain::normalise::{name_key, slugify};
 use crate::domain::{self, YearMonth};
 use crate::error::{ApiError, ApiResult};
-use crate::sql::contains_pattern;
+use crate::sql::{contains_pattern, placeholders};
 use entity::{agency, recommendation, review};
 
 /// Which reviews to list. All given conditions must hold.
@@ -83,6 +83,16 @@ pub struct RecommendationFilter {
     pub text_contains: Option<String>,
 }
 
+/// A custom SQL condition with `?` placeholders, rendered for the engine: sea-query expects
+/// `$1, $2, ...` (numbered within the expression) on PostgreSQL and `?` elsewhere.
+fn cust<V: Into<Value>>(
+    backend: DbBackend,
+    sql: impl AsRef<str>,
+    values: impl IntoIterator<Item = V>,
+) -> Expr {
+    Expr::cust_with_values(placeholders(backend, sql.as_ref()), values)
+}
+
 fn month(field: &str, v: &Option<String>) -> ApiResult<Option<String>> {
     v.as_deref()
         .map(|m| {
@@ -96,18 +106,22 @@ fn month(field: &str, v: &Option<String>) -> ApiResult<Option<String>> {
 fn needle(field: &str, v: &Option<String>) -> ApiResult<Option<String>> {
     match v.as_deref().map(str::trim) {
         Some("") => Err(ApiError::bad_input(field, "must not be empty")),
-        Some(t) if t.chars().count() > 200 => Err(ApiError::bad_input(field, "at most 200 characters")),
+        Some(t) if t.chars().count() > 200 => {
+            Err(ApiError::bad_input(field, "at most 200 characters"))
+        }
         Some(t) => Ok(Some(contains_pattern(t))),
         None => Ok(None),
     }
 }
 
 /// "`{col}` is a review of the CSP named by slug (first value) or name key (second value)".
-const CSP_REVIEWS: &str = "{col} IN (SELECT rc.review_id FROM review_csp rc WHERE rc.csp_id IN \
-     (SELECT c.id FROM csp c WHERE c.slug = ? UNION SELECT ca.csp_id FROM csp_alias ca WHERE ca.key = ?))";
+const CSP_REVIEWS: &str = "{col} IN (SELECT rc.review_id FROM review_csp rc WHERE \
+     rc.csp_id IN (SELECT c.id FROM csp c WHERE c.slug = ?) \
+     OR rc.csp_id IN (SELECT ca.csp_id FROM csp_alias ca WHERE ca.key = ?))";
 
-fn review_in_csp(col: &str, csp: &str) -> Condition {
-    Condition::all().add(Expr::cust_with_values(
+fn review_in_csp(backend: DbBackend, col: &str, csp: &str) -> Condition {
+    Condition::all().add(cust(
+        backend,
         CSP_REVIEWS.replace("{col}", col),
         [slugify(csp), name_key(csp)],
     ))
@@ -118,28 +132,35 @@ fn sector_code(s: Sector) -> String {
 }
 
 fn published_range(
+    backend: DbBackend,
     col: &str,
     from: &Option<String>,
     to: &Option<String>,
 ) -> ApiResult<Condition> {
     let mut c = Condition::all();
     if let Some(from) = month("publishedFrom", from)? {
-        c = c.add(Expr::cust_with_values(format!("{col} >= ?"), [from]));
+        c = c.add(cust(backend, format!("{col} >= ?"), [from]));
     }
     if let Some(to) = month("publishedTo", to)? {
-        c = c.add(Expr::cust_with_values(format!("{col} <= ?"), [to]));
+        c = c.add(cust(backend, format!("{col} <= ?"), [to]));
     }
     Ok(c)
 }
 
 impl ReviewFilter {
-    pub fn condition(&self) -> ApiResult<Condition> {
-        let mut c = published_range("review.published", &self.published_from, &self.published_to)?;
+    pub fn condition(&self, backend: DbBackend) -> ApiResult<Condition> {
+        let mut c = published_range(
+            backend,
+            "review.published",
+            &self.published_from,
+            &self.published_to,
+        )?;
         if let Some(csp) = &self.csp {
-            c = c.add(review_in_csp("review.id", csp));
+            c = c.add(review_in_csp(backend, "review.id", csp));
         }
         if let Some(agency) = &self.agency {
-            c = c.add(Expr::cust_with_values(
+            c = c.add(cust(
+                backend,
                 "review.id IN (SELECT rec.review_id FROM recommendation rec \
                  JOIN recommendation_agency ra ON ra.recommendation_id = rec.id \
                  JOIN agency a ON a.id = ra.agency_id WHERE a.slug = ?)",
@@ -147,7 +168,8 @@ impl ReviewFilter {
             ));
         }
         if let Some(sector) = self.sector {
-            c = c.add(Expr::cust_with_values(
+            c = c.add(cust(
+                backend,
                 "review.id IN (SELECT rec.review_id FROM recommendation rec \
                  JOIN recommendation_agency ra ON ra.recommendation_id = rec.id \
                  JOIN agency a ON a.id = ra.agency_id WHERE a.sector = ?)",
@@ -161,7 +183,8 @@ impl ReviewFilter {
             c = c.add(review::Column::YearOfDeath.lte(y));
         }
         if let Some(p) = needle("textContains", &self.text_contains)? {
-            c = c.add(Expr::cust_with_values(
+            c = c.add(cust(
+                backend,
                 "(LOWER(review.title) LIKE ? ESCAPE '!' OR LOWER(review.summary) LIKE ? ESCAPE '!' \
                  OR review.id IN (SELECT rec.review_id FROM recommendation rec \
                  WHERE LOWER(rec.text) LIKE ? ESCAPE '!'))",
@@ -176,7 +199,7 @@ impl ReviewFilter {
 }
 
 impl AgencyFilter {
-    pub fn condition(&self) -> ApiResult<Condition> {
+    pub fn condition(&self, backend: DbBackend) -> ApiResult<Condition> {
         let mut c = Condition::all();
         if let Some(sector) = self.sector {
             c = c.add(agency::Column::Sector.eq(sector_code(sector)));
@@ -202,10 +225,10 @@ impl AgencyFilter {
         }
         if !values.is_empty() {
             sql.push(')');
-            c = c.add(Expr::cust_with_values(sql, values));
+            c = c.add(cust(backend, sql, values));
         }
         if let Some(p) = needle("textContains", &self.text_contains)? {
-            c = c.add(Expr::cust_with_values(
+            c = c.add(cust(backend,
                 "(LOWER(agency.name) LIKE ? ESCAPE '!' OR agency.id IN \
                  (SELECT al.agency_id FROM agency_alias al WHERE LOWER(al.name) LIKE ? ESCAPE '!'))",
                 [p.clone(), p],
@@ -216,10 +239,11 @@ impl AgencyFilter {
 }
 
 impl CspFilter {
-    pub fn condition(&self) -> ApiResult<Condition> {
+    pub fn condition(&self, backend: DbBackend) -> ApiResult<Condition> {
         let mut c = Condition::all();
         if let Some(p) = needle("textContains", &self.text_contains)? {
-            c = c.add(Expr::cust_with_values(
+            c = c.add(cust(
+                backend,
                 "(LOWER(csp.name) LIKE ? ESCAPE '!' OR csp.id IN \
                  (SELECT ca.csp_id FROM csp_alias ca WHERE LOWER(ca.name) LIKE ? ESCAPE '!'))",
                 [p.clone(), p],
@@ -230,10 +254,14 @@ impl CspFilter {
 }
 
 impl RecommendationFilter {
-    pub fn condition(&self) -> ApiResult<Condition> {
+    pub fn condition(&self, backend: DbBackend) -> ApiResult<Condition> {
         let mut c = Condition::all();
         if let Some(id) = &self.review {
-            c = c.add(recommendation::Column::ReviewId.eq(ids::decode_as("review", id, Kind::Review)?));
+            c = c.add(recommendation::Column::ReviewId.eq(ids::decode_as(
+                "review",
+                id,
+                Kind::Review,
+            )?));
         }
         let reviews = ReviewFilter {
             csp: self.csp.clone(),
@@ -243,7 +271,7 @@ impl RecommendationFilter {
             year_of_death_to: self.year_of_death_to,
             ..Default::default()
         };
-        let review_cond = reviews.condition()?;
+        let review_cond = reviews.condition(backend)?;
         if !review_cond.is_empty() {
             c = c.add(
                 recommendation::Column::ReviewId.in_subquery(
@@ -256,21 +284,24 @@ impl RecommendationFilter {
             );
         }
         if let Some(agency) = &self.agency {
-            c = c.add(Expr::cust_with_values(
+            c = c.add(cust(
+                backend,
                 "recommendation.id IN (SELECT ra.recommendation_id FROM recommendation_agency ra \
                  JOIN agency a ON a.id = ra.agency_id WHERE a.slug = ?)",
                 [agency.trim().to_lowercase()],
             ));
         }
         if let Some(sector) = self.sector {
-            c = c.add(Expr::cust_with_values(
+            c = c.add(cust(
+                backend,
                 "recommendation.id IN (SELECT ra.recommendation_id FROM recommendation_agency ra \
                  JOIN agency a ON a.id = ra.agency_id WHERE a.sector = ?)",
                 [sector_code(sector)],
             ));
         }
         if let Some(p) = needle("textContains", &self.text_contains)? {
-            c = c.add(Expr::cust_with_values(
+            c = c.add(cust(
+                backend,
                 "LOWER(recommendation.text) LIKE ? ESCAPE '!'",
                 [p],
             ));

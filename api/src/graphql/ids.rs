@@ -46,7 +46,10 @@ pub fn decode(field: &str, id: &ID) -> ApiResult<(Kind, i32)> {
 pub fn decode_as(field: &str, id: &ID, kind: Kind) -> ApiResult<i32> {
     match decode(field, id)? {
         (k, n) if k == kind => Ok(n),
-        _ => Err(ApiError::bad_input(field, format!("expected a {} id", kind.name()))),
+        _ => Err(ApiError::bad_input(
+            field,
+            format!("expected a {} id", kind.name()),
+        )),
     }
 }
 

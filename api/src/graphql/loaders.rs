@@ -12,14 +12,16 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use entity::{agency, agency_alias, csp, recommendation, review};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
 };
 
 use super::page::{CursorValue, Page, Total, Window, encode_cursor, slice_bounds};
 use crate::sql::{in_list, statement};
 
 pub type LoadError = Arc<DbErr>;
+
+/// A parent's total child count and the rows of the window, with their positions.
+type PositionedRows<R> = (i64, Vec<(i64, R)>);
 
 /// Row loaders by primary key, for `node`, `nodes` and `Recommendation.review`.
 macro_rules! by_id_loader {
@@ -56,11 +58,17 @@ async fn grouped<M: FromQueryResult>(
 ) -> Result<HashMap<i32, Vec<M>>, LoadError> {
     let (list, values) = in_list(keys);
     let sql = sql.replace("{in}", &list);
-    let rows = sea_orm::ConnectionTrait::query_all_raw(db, statement(db.get_database_backend(), &sql, values)).await?;
+    let rows = sea_orm::ConnectionTrait::query_all_raw(
+        db,
+        statement(db.get_database_backend(), &sql, values),
+    )
+    .await?;
     let mut out: HashMap<i32, Vec<M>> = HashMap::new();
     for row in rows {
         let parent: i32 = row.try_get("", "parent_id")?;
-        out.entry(parent).or_default().push(M::from_query_result(&row, "")?);
+        out.entry(parent)
+            .or_default()
+            .push(M::from_query_result(&row, "")?);
     }
     Ok(out)
 }
@@ -206,7 +214,8 @@ impl<L: ChildList> Loader<ChildPageKey> for ChildPages<L> {
                 statement(self.0.get_database_backend(), &sql, values),
             )
             .await?;
-            let mut grouped: HashMap<i32, (i64, Vec<(i64, L::Row)>)> = HashMap::new();
+            // parent -> (children in total, [(position, row)])
+            let mut grouped: HashMap<i32, PositionedRows<L::Row>> = HashMap::new();
             for row in rows {
                 let parent: i32 = row.try_get("", "parent_id")?;
                 let rn: i64 = row.try_get("", "rn")?;
@@ -223,8 +232,12 @@ impl<L: ChildList> Loader<ChildPageKey> for ChildPages<L> {
                     Some((total, rows)) => {
                         let total_u = total.max(0) as usize;
                         let end_u = end.map_or(total_u, |e| (e.max(0) as usize).min(total_u));
-                        let (lo, hi) =
-                            slice_bounds(start as usize, end_u.max(start as usize), window.first, window.last);
+                        let (lo, hi) = slice_bounds(
+                            start as usize,
+                            end_u.max(start as usize),
+                            window.first,
+                            window.last,
+                        );
                         Page {
                             items: rows
                                 .into_iter()

@@ -9,6 +9,8 @@ pub mod page;
 pub mod query;
 pub mod types;
 
+use std::time::Duration;
+
 use async_graphql::dataloader::DataLoader;
 use async_graphql::extensions::Tracing;
 use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
@@ -28,26 +30,35 @@ fn builder() -> SchemaBuilder<query::Query, EmptyMutation, EmptySubscription> {
         .extension(crate::error::ErrorCodes)
 }
 
-/// The schema with its data: database and loaders.
-pub fn build_schema(db: Db) -> AppSchema {
+/// The schema with its data: database and loaders. `batch_delay` is how long a loader
+/// gathers keys before it queries: every sibling field of a list must register its key
+/// within it for the list to cost one statement.
+pub fn build_schema(db: Db, batch_delay: Duration) -> AppSchema {
     let conn = db.conn.clone();
     let spawn = |f| {
         tokio::spawn(f);
     };
+    macro_rules! loader {
+        ($l:expr) => {
+            DataLoader::new($l, spawn).delay(batch_delay)
+        };
+    }
     builder()
-        .data(DataLoader::new(ReviewById(conn.clone()), spawn))
-        .data(DataLoader::new(CspById(conn.clone()), spawn))
-        .data(DataLoader::new(AgencyById(conn.clone()), spawn))
-        .data(DataLoader::new(RecommendationById(conn.clone()), spawn))
-        .data(DataLoader::new(CspsByReview(conn.clone()), spawn))
-        .data(DataLoader::new(AgenciesByRecommendation(conn.clone()), spawn))
-        .data(DataLoader::new(AliasesByAgency(conn.clone()), spawn))
-        .data(DataLoader::new(ChildPages::<ReviewRecommendations>::new(conn.clone()), spawn))
-        .data(DataLoader::new(ChildPages::<ReviewAgencies>::new(conn.clone()), spawn))
-        .data(DataLoader::new(ChildPages::<CspReviews>::new(conn.clone()), spawn))
-        .data(DataLoader::new(ChildPages::<CspAgencies>::new(conn.clone()), spawn))
-        .data(DataLoader::new(ChildPages::<AgencyReviews>::new(conn.clone()), spawn))
-        .data(DataLoader::new(ChildPages::<AgencyRecommendations>::new(conn), spawn))
+        .data(loader!(ReviewById(conn.clone())))
+        .data(loader!(CspById(conn.clone())))
+        .data(loader!(AgencyById(conn.clone())))
+        .data(loader!(RecommendationById(conn.clone())))
+        .data(loader!(CspsByReview(conn.clone())))
+        .data(loader!(AgenciesByRecommendation(conn.clone())))
+        .data(loader!(AliasesByAgency(conn.clone())))
+        .data(loader!(ChildPages::<ReviewRecommendations>::new(
+            conn.clone()
+        )))
+        .data(loader!(ChildPages::<ReviewAgencies>::new(conn.clone())))
+        .data(loader!(ChildPages::<CspReviews>::new(conn.clone())))
+        .data(loader!(ChildPages::<CspAgencies>::new(conn.clone())))
+        .data(loader!(ChildPages::<AgencyReviews>::new(conn.clone())))
+        .data(loader!(ChildPages::<AgencyRecommendations>::new(conn)))
         .data(db)
         .finish()
 }

@@ -125,7 +125,10 @@ impl PageArgs {
                     if v.len() == arity {
                         Ok(v)
                     } else {
-                        Err(ApiError::bad_input(field, "cursor belongs to another ordering"))
+                        Err(ApiError::bad_input(
+                            field,
+                            "cursor belongs to another ordering",
+                        ))
                     }
                 })
                 .transpose()
@@ -154,7 +157,9 @@ impl Total {
         Total(TotalInner::Known(n))
     }
 
-    pub fn lazy(f: impl Fn() -> BoxFuture<'static, Result<u64, DbErr>> + Send + Sync + 'static) -> Self {
+    pub fn lazy(
+        f: impl Fn() -> BoxFuture<'static, Result<u64, DbErr>> + Send + Sync + 'static,
+    ) -> Self {
         Total(TotalInner::Lazy(Arc::new(f)))
     }
 }
@@ -250,7 +255,11 @@ pub struct SortKey<C> {
 }
 
 /// "Comes after `values` in this ordering": `(k1 > v1) OR (k1 = v1 AND k2 > v2) ...`.
-fn after_condition<C: ColumnTrait>(keys: &[SortKey<C>], values: &[CursorValue], flip: bool) -> Condition {
+fn after_condition<C: ColumnTrait>(
+    keys: &[SortKey<C>],
+    values: &[CursorValue],
+    flip: bool,
+) -> Condition {
     // Scoped: sea-query's ExprTrait is implemented for every type and shadows `Ord::max`.
     use sea_orm::sea_query::ExprTrait;
     let mut any = Condition::any();
@@ -260,7 +269,7 @@ fn after_condition<C: ColumnTrait>(keys: &[SortKey<C>], values: &[CursorValue], 
             all = all.add(Expr::col(key.column).eq(Value::from(value.clone())));
         }
         let key = &keys[i];
-        let value: SimpleExpr = Expr::val(Value::from(values[i].clone())).into();
+        let value: SimpleExpr = Expr::val(Value::from(values[i].clone()));
         let greater = key.desc == flip;
         all = all.add(if greater {
             Expr::col(key.column).gt(value)
@@ -318,7 +327,8 @@ where
     } else {
         (window.after.is_some(), more)
     };
-    if !backwards && let Some(l) = window.last
+    if !backwards
+        && let Some(l) = window.last
         && rows.len() > l
     {
         rows.drain(..rows.len() - l);
@@ -343,7 +353,9 @@ mod tests {
     fn sizes_are_bounded_and_defaulted() {
         let w = PageArgs::default().window(2).unwrap();
         assert_eq!(w.first, Some(DEFAULT_PAGE_SIZE));
-        let e = PageArgs::new(None, None, Some(101), None).window(2).unwrap_err();
+        let e = PageArgs::new(None, None, Some(101), None)
+            .window(2)
+            .unwrap_err();
         assert_eq!(e.code(), "BAD_USER_INPUT");
         assert!(PageArgs::new(None, None, None, Some(-1)).window(2).is_err());
     }
@@ -352,20 +364,36 @@ mod tests {
     fn cursors_round_trip_and_reject_garbage() {
         let c = encode_cursor(&["2023-06".into(), 7.into()]);
         let w = PageArgs::new(Some(c), None, None, None).window(2).unwrap();
-        assert_eq!(w.after.unwrap(), vec![CursorValue::from("2023-06"), CursorValue::Int(7)]);
-        assert!(PageArgs::new(Some("nope".into()), None, None, None).window(2).is_err());
+        assert_eq!(
+            w.after.unwrap(),
+            vec![CursorValue::from("2023-06"), CursorValue::Int(7)]
+        );
+        assert!(
+            PageArgs::new(Some("nope".into()), None, None, None)
+                .window(2)
+                .is_err()
+        );
         let one = encode_cursor(&[3.into()]);
-        assert!(PageArgs::new(Some(one), None, None, None).window(2).is_err());
+        assert!(
+            PageArgs::new(Some(one), None, None, None)
+                .window(2)
+                .is_err()
+        );
     }
 
     #[test]
     fn in_memory_slices_follow_relay() {
         let w = PageArgs::new(None, None, Some(2), None).window(1).unwrap();
         let p = Page::from_ordered(vec![1, 2, 3], &w);
-        assert_eq!(p.items.iter().map(|(_, v)| *v).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            p.items.iter().map(|(_, v)| *v).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
         assert!(p.has_next && !p.has_previous);
         let after = p.items[1].0.clone();
-        let w = PageArgs::new(Some(after), None, Some(2), None).window(1).unwrap();
+        let w = PageArgs::new(Some(after), None, Some(2), None)
+            .window(1)
+            .unwrap();
         let p = Page::from_ordered(vec![1, 2, 3], &w);
         assert_eq!(p.items.iter().map(|(_, v)| *v).collect::<Vec<_>>(), vec![3]);
         assert!(!p.has_next && p.has_previous);

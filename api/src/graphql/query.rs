@@ -26,9 +26,13 @@ impl Query {
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let (kind, n) = ids::decode("id", &id)?;
         Ok(match kind {
-            Kind::Review => load::<ReviewById, _>(ctx, n).await?.map(|m| Node::Review(Review(m))),
+            Kind::Review => load::<ReviewById, _>(ctx, n)
+                .await?
+                .map(|m| Node::Review(Review(m))),
             Kind::Csp => load::<CspById, _>(ctx, n).await?.map(|m| Node::Csp(Csp(m))),
-            Kind::Agency => load::<AgencyById, _>(ctx, n).await?.map(|m| Node::Agency(Agency(m))),
+            Kind::Agency => load::<AgencyById, _>(ctx, n)
+                .await?
+                .map(|m| Node::Agency(Agency(m))),
             Kind::Recommendation => load::<RecommendationById, _>(ctx, n)
                 .await?
                 .map(|m| Node::Recommendation(Recommendation(m))),
@@ -63,14 +67,19 @@ impl Query {
     ) -> Result<Conn<Review>> {
         let db = ctx.data_unchecked::<Db>();
         let window = PageArgs::new(after, before, first, last).window(2)?;
-        let select = review::Entity::find().filter(filter.unwrap_or_default().condition()?);
+        let select =
+            review::Entity::find().filter(filter.unwrap_or_default().condition(db.backend())?);
         use review::Column as C;
         let page = match order_by.unwrap_or_default() {
             ReviewOrder::PublishedDesc | ReviewOrder::PublishedAsc => {
                 let desc = order_by.unwrap_or_default() == ReviewOrder::PublishedDesc;
-                keyset_page(&db.conn, select, &[key(C::Published, desc), key(C::Id, desc)], &window, |m: &review::Model| {
-                    vec![m.published.as_str().into(), m.id.into()]
-                })
+                keyset_page(
+                    &db.conn,
+                    select,
+                    &[key(C::Published, desc), key(C::Id, desc)],
+                    &window,
+                    |m: &review::Model| vec![m.published.as_str().into(), m.id.into()],
+                )
                 .await?
             }
             ReviewOrder::RecommendationCountDesc => {
@@ -88,6 +97,7 @@ impl Query {
     }
 
     /// Community Safety Partnerships, by name.
+    #[allow(clippy::too_many_arguments)]
     async fn csps(
         &self,
         ctx: &Context<'_>,
@@ -100,7 +110,8 @@ impl Query {
     ) -> Result<Conn<Csp>> {
         let db = ctx.data_unchecked::<Db>();
         let window = PageArgs::new(after, before, first, last).window(2)?;
-        let select = csp::Entity::find().filter(filter.unwrap_or_default().condition()?);
+        let select =
+            csp::Entity::find().filter(filter.unwrap_or_default().condition(db.backend())?);
         let CspOrder::NameAsc = order_by.unwrap_or_default();
         let page = keyset_page(
             &db.conn,
@@ -149,16 +160,23 @@ impl Query {
         let order = order_by.unwrap_or_default();
         let arity = if order == AgencyOrder::NameAsc { 2 } else { 3 };
         let window = PageArgs::new(after, before, first, last).window(arity)?;
-        let select = agency::Entity::find().filter(filter.unwrap_or_default().condition()?);
+        let select =
+            agency::Entity::find().filter(filter.unwrap_or_default().condition(db.backend())?);
         use agency::Column as C;
         let page = match order {
             AgencyOrder::ReviewCountDesc => {
                 keyset_page(
                     &db.conn,
                     select,
-                    &[key(C::ReviewCount, true), key(C::Name, false), key(C::Id, false)],
+                    &[
+                        key(C::ReviewCount, true),
+                        key(C::Name, false),
+                        key(C::Id, false),
+                    ],
                     &window,
-                    |m: &agency::Model| vec![m.review_count.into(), m.name.as_str().into(), m.id.into()],
+                    |m: &agency::Model| {
+                        vec![m.review_count.into(), m.name.as_str().into(), m.id.into()]
+                    },
                 )
                 .await?
             }
@@ -166,10 +184,18 @@ impl Query {
                 keyset_page(
                     &db.conn,
                     select,
-                    &[key(C::RecommendationCount, true), key(C::Name, false), key(C::Id, false)],
+                    &[
+                        key(C::RecommendationCount, true),
+                        key(C::Name, false),
+                        key(C::Id, false),
+                    ],
                     &window,
                     |m: &agency::Model| {
-                        vec![m.recommendation_count.into(), m.name.as_str().into(), m.id.into()]
+                        vec![
+                            m.recommendation_count.into(),
+                            m.name.as_str().into(),
+                            m.id.into(),
+                        ]
                     },
                 )
                 .await?
@@ -222,8 +248,8 @@ impl Query {
     ) -> Result<Conn<Recommendation>> {
         let db = ctx.data_unchecked::<Db>();
         let window = PageArgs::new(after, before, first, last).window(2)?;
-        let select =
-            recommendation::Entity::find().filter(filter.unwrap_or_default().condition()?);
+        let select = recommendation::Entity::find()
+            .filter(filter.unwrap_or_default().condition(db.backend())?);
         use recommendation::Column as C;
         let desc = order_by.unwrap_or_default() == RecommendationOrder::ReviewDesc;
         let page = keyset_page(

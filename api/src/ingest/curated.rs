@@ -44,7 +44,10 @@ fn parse(text: &'static str) -> Result<CuratedList, String> {
     let mut by_key = HashMap::new();
     for (n, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
         if let Some(v) = line.strip_prefix("# version:") {
-            version = v.trim().parse().map_err(|_| format!("line {n}: bad version"))?;
+            version = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("line {n}: bad version"))?;
             continue;
         }
         if line.is_empty() || line.starts_with('#') {
@@ -61,10 +64,19 @@ fn parse(text: &'static str) -> Result<CuratedList, String> {
             .filter(|a| !a.is_empty())
             .collect();
         let index = agencies.len();
-        for key in std::iter::once(name).chain(aliases.iter().copied()).map(name_key) {
-            if let Some(prev) = by_key.insert(key.clone(), index) {
+        for key in std::iter::once(name)
+            .chain(aliases.iter().copied())
+            .map(name_key)
+        {
+            // An alias that differs from its own entry only in print is redundant, not a clash.
+            if let Some(prev) = by_key.insert(key.clone(), index)
+                && prev != index
+            {
                 let prev: &CuratedAgency = &agencies[prev];
-                return Err(format!("line {n}: {key:?} is already an alias of {}", prev.name));
+                return Err(format!(
+                    "line {n}: {key:?} is already an alias of {}",
+                    prev.name
+                ));
             }
         }
         agencies.push(CuratedAgency {
@@ -97,8 +109,14 @@ mod tests {
         assert_eq!(list.lookup("GP Practice").unwrap().name, "GP practice");
         assert_eq!(list.lookup("GPs").unwrap().name, "GP practice");
         assert_eq!(list.lookup("KMPT").unwrap().sector, Sector::MentalHealth);
-        assert_eq!(list.lookup("Her Majesty’s Government").unwrap().name, "Her Majesty's Government");
-        assert_eq!(list.lookup("all agencies").unwrap().sector, Sector::Collective);
+        assert_eq!(
+            list.lookup("Her Majesty’s Government").unwrap().name,
+            "Her Majesty's Government"
+        );
+        assert_eq!(
+            list.lookup("all agencies").unwrap().sector,
+            Sector::Collective
+        );
         assert!(list.lookup("Somewhere Borough Council").is_none());
     }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 use sea_orm::DatabaseConnection;
 
-use super::{IngestError, NoteKind, Outcome, ingest_text};
+use super::{IngestError, Outcome, ingest_text};
 
 /// Totals over one ingest run.
 #[derive(Debug, Default, Clone)]
@@ -63,10 +63,9 @@ pub fn collect_paths(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
                     let p = entry?.path();
                     if p.is_dir() {
                         stack.push(p);
-                    } else if p
-                        .extension()
-                        .is_some_and(|e| e.eq_ignore_ascii_case("txt") || e.eq_ignore_ascii_case("md"))
-                    {
+                    } else if p.extension().is_some_and(|e| {
+                        e.eq_ignore_ascii_case("txt") || e.eq_ignore_ascii_case("md")
+                    }) {
                         out.push(p);
                     }
                 }
@@ -86,7 +85,10 @@ fn read_page(path: &Path) -> Result<String, (usize, String)> {
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
-        (line, format!("not UTF-8 text (invalid byte at offset {at})"))
+        (
+            line,
+            format!("not UTF-8 text (invalid byte at offset {at})"),
+        )
     })
 }
 
@@ -129,12 +131,8 @@ pub async fn ingest_paths(
                 summary.recommendations += report.stored.recommendations;
                 summary.new_agencies += report.stored.new_agencies;
                 for note in report.notes {
-                    let what = match note.kind {
-                        NoteKind::CutShort | NoteKind::EmptyText => "not stored",
-                        NoteKind::AddresseeNotSplit => "stored without addressee",
-                    };
                     summary.notes.push(format!(
-                        "{shown}:{}: {} ({what}): {}",
+                        "{shown}:{}: {}: {}",
                         note.line, note.kind, note.excerpt
                     ));
                 }

@@ -7,8 +7,13 @@
 
 use serde::Serialize;
 
-use crate::domain::normalise::tidy;
 use crate::domain::{ReviewType, YearMonth};
+
+/// Trims and collapses runs of whitespace; every other character stays as printed (curly
+/// quotes included: texts are quoted back to people, so they must match the report).
+fn tidy(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
 
 /// Upper bounds that keep one hostile page from costing unbounded work or storage.
 pub const MAX_PAGE_BYTES: usize = 2 * 1024 * 1024;
@@ -91,7 +96,13 @@ fn err<T>(line: usize, reason: impl Into<String>) -> Result<T, ParseError> {
     })
 }
 
-const FIELD_LABELS: [&str; 5] = ["CSPs:", "CSP:", "Published:", "Year of death:", "Extracted:"];
+const FIELD_LABELS: [&str; 5] = [
+    "CSPs:",
+    "CSP:",
+    "Published:",
+    "Year of death:",
+    "Extracted:",
+];
 const FOOTER_PREFIX: &str = "Recommendations extracted from";
 const FLAT_TABLE_HEADER: &str = "# Recommendation Addressed to";
 
@@ -126,7 +137,10 @@ pub fn parse_page(text: &str) -> Result<ParsedPage, ParseError> {
     if text.len() > MAX_PAGE_BYTES {
         return err(
             0,
-            format!("page is {} bytes; the limit is {MAX_PAGE_BYTES}", text.len()),
+            format!(
+                "page is {} bytes; the limit is {MAX_PAGE_BYTES}",
+                text.len()
+            ),
         );
     }
     if text.contains('\0') {
@@ -306,7 +320,11 @@ fn parse_table_rows(page: &mut ParsedPage, body: &[(usize, &str)]) -> Result<(),
         }
         let closed = line.len() > 1 && line.ends_with('|');
         let inner = line.trim_start_matches('|');
-        let inner = if closed { inner.strip_suffix('|').unwrap_or(inner) } else { inner };
+        let inner = if closed {
+            inner.strip_suffix('|').unwrap_or(inner)
+        } else {
+            inner
+        };
         let mut cells: Vec<&str> = inner.split('|').map(str::trim).collect();
         while cells.last().is_some_and(|c| c.is_empty()) {
             cells.pop();
@@ -328,8 +346,7 @@ fn parse_table_rows(page: &mut ParsedPage, body: &[(usize, &str)]) -> Result<(),
             .collect();
         // A truncated page ends mid-row: no closing bar, or (cut exactly at a bar) a last row
         // without its addressee on a page that lost its footer.
-        let cut = !closed
-            || (Some(n) == last_row_line && !has_footer && addressees.is_empty());
+        let cut = !closed || (Some(n) == last_row_line && !has_footer && addressees.is_empty());
         if cut {
             page.notes.push(RowNote {
                 line: n,
@@ -413,7 +430,9 @@ fn split_flat_addressee(rest: &str) -> Option<(&str, &str)> {
         && words[0].chars().next().is_some_and(char::is_uppercase)
         && words.iter().all(|w| {
             CONNECTORS.contains(&w.to_lowercase().as_str())
-                || w.chars().next().is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+                || w.chars()
+                    .next()
+                    .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
                 || w.starts_with('(')
         });
     (name_shaped && !text.trim().is_empty()).then_some((text.trim(), who))
@@ -434,14 +453,16 @@ fn parse_flat_rows(page: &mut ParsedPage, body: &[(usize, &str)]) -> Result<(), 
             // skipped; anything else is the cut tail of a page.
             continue;
         };
-        if rest.to_ascii_lowercase().starts_with("recommendations pulled") {
+        if rest
+            .to_ascii_lowercase()
+            .starts_with("recommendations pulled")
+        {
             continue;
         }
         check_label(n, label)?;
         let is_last = i + 1 == rows.len();
         // A page cut mid-row loses its footer and the rows after: the last row is the cut one.
-        if is_last && !has_footer && page.rows.len() + 1 <= stated && page.stated_count.is_some()
-        {
+        if is_last && !has_footer && page.rows.len() < stated && page.stated_count.is_some() {
             let complete_count = page.rows.len() + 1 == stated;
             if !complete_count || split_flat_addressee(rest).is_none() {
                 page.notes.push(RowNote {
@@ -518,9 +539,18 @@ mod tests {
 
     #[test]
     fn flat_labels() {
-        assert_eq!(split_flat_label("9.1 a There is"), Some(("9.1 a", "There is")));
-        assert_eq!(split_flat_label("10.4a GP practices"), Some(("10.4a", "GP practices")));
-        assert_eq!(split_flat_label("1 a lead agency"), Some(("1", "a lead agency")));
+        assert_eq!(
+            split_flat_label("9.1 a There is"),
+            Some(("9.1 a", "There is"))
+        );
+        assert_eq!(
+            split_flat_label("10.4a GP practices"),
+            Some(("10.4a", "GP practices"))
+        );
+        assert_eq!(
+            split_flat_label("1 a lead agency"),
+            Some(("1", "a lead agency"))
+        );
         assert_eq!(split_flat_label("Summary"), None);
     }
 
@@ -530,13 +560,23 @@ mod tests {
             split_flat_addressee("Do it now. This matters. Kent and Medway CCG"),
             Some(("Do it now. This matters.", "Kent and Medway CCG"))
         );
-        assert_eq!(split_flat_addressee("Do it now. then more words here"), None);
+        assert_eq!(
+            split_flat_addressee("Do it now. then more words here"),
+            None
+        );
         assert_eq!(split_flat_addressee("No sentence end at all"), None);
     }
 
     #[test]
     fn never_panics_on_odd_input() {
-        for s in ["", "|", "||||", "CSP:", "CSP: X\nPublished: June 2023\n|", "\u{feff}CSP: é\n"] {
+        for s in [
+            "",
+            "|",
+            "||||",
+            "CSP:",
+            "CSP: X\nPublished: June 2023\n|",
+            "\u{feff}CSP: é\n",
+        ] {
             let _ = parse_page(s);
         }
     }

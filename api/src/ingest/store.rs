@@ -8,7 +8,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::Utc;
-use entity::{agency, agency_alias, csp, csp_alias, recommendation, recommendation_agency, review, review_csp};
+use entity::{
+    agency, agency_alias, csp, csp_alias, recommendation, recommendation_agency, review, review_csp,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, NotSet, QueryFilter,
     QueryOrder, Set, Statement,
@@ -147,7 +149,11 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
             .exec(db)
             .await?;
     }
-    let names: Vec<String> = page.rows.iter().flat_map(|r| r.addressees.clone()).collect();
+    let names: Vec<String> = page
+        .rows
+        .iter()
+        .flat_map(|r| r.addressees.clone())
+        .collect();
     let (agency_of, new_agencies) = resolve_agencies(db, &names).await?;
     let mut new_links = Vec::new();
     for (row, rec_id) in page.rows.iter().zip(&rec_ids) {
@@ -201,7 +207,9 @@ async fn upsert_recommendations<C: ConnectionTrait>(
         let addressed_to = row.addressees.join(" | ");
         match by_position.remove(&position) {
             Some(old) => {
-                if old.label != row.label || old.text != row.text || old.addressed_to != addressed_to
+                if old.label != row.label
+                    || old.text != row.text
+                    || old.addressed_to != addressed_to
                 {
                     let mut update: recommendation::ActiveModel = old.clone().into();
                     update.label = Set(row.label.clone());

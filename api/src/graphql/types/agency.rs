@@ -41,7 +41,9 @@ impl Agency {
 
     /// Names this agency has been printed as, in any review.
     async fn aliases(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
-        Ok(load::<AliasesByAgency, _>(ctx, self.0.id).await?.unwrap_or_default())
+        Ok(load::<AliasesByAgency, _>(ctx, self.0.id)
+            .await?
+            .unwrap_or_default())
     }
 
     /// How many reviews address this agency.

@@ -1,0 +1,282 @@
+//! Shared test helpers: a fresh database per test, the real app on `127.0.0.1:0`, a GraphQL
+//! client, the CLI binary, and the fixtures.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use dhr_graph_api::config::ServeConfig;
+use dhr_graph_api::db::Db;
+use dhr_graph_api::server::Application;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+/// Runs a test body once on SQLite and once on PostgreSQL.
+macro_rules! both {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident: Backend) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($backend: $crate::helpers::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::helpers::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::helpers::postgres_url().is_some() {
+                    run($crate::helpers::Backend::Postgres).await
+                }
+            }
+        }
+    };
+}
+pub(crate) use both;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server to test on. Under CI it is required: a missing one fails loudly
+/// rather than skipping.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok() => {
+            panic!("CI is set but TEST_DATABASE_URL is not: PostgreSQL tests must run in CI")
+        }
+        _ => {
+            eprintln!("TEST_DATABASE_URL not set: skipping the PostgreSQL run of this test");
+            None
+        }
+    }
+}
+
+/// A fresh, empty database; dropped (SQLite: deleted) when this is dropped.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                TestDb {
+                    url,
+                    _dir: Some(dir),
+                    pg: None,
+                }
+            }
+            Backend::Postgres => {
+                let admin = postgres_url().expect("TEST_DATABASE_URL");
+                let name = format!(
+                    "dhr_test_{}_{}_{}",
+                    std::process::id(),
+                    SEQ.fetch_add(1, Ordering::Relaxed),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .subsec_nanos()
+                );
+                let conn = Database::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {admin}: {e}"));
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                let _ = conn.close().await;
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    pg: Some((admin, name)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg.take() {
+            // Drop runs outside async context: a short-lived runtime on its own thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
+                rt.block_on(async {
+                    let conn = Database::connect(&admin).await.ok()?;
+                    let _ = conn
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    let _ = conn.close().await;
+                    Some(())
+                })
+            })
+            .join();
+        }
+    }
+}
+
+/// The real app, serving on a random port.
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub db: Db,
+    pub database: TestDb,
+    client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// Starts the app with the samples loaded.
+    pub async fn with_samples(backend: Backend) -> Self {
+        Self::start(TestDb::new(backend).await, true).await
+    }
+
+    /// Starts the app on an empty database.
+    pub async fn empty(backend: Backend) -> Self {
+        Self::start(TestDb::new(backend).await, false).await
+    }
+
+    pub async fn start(database: TestDb, samples: bool) -> Self {
+        if std::env::var("TEST_LOG").is_ok() {
+            dhr_graph_api::telemetry::init(false);
+        }
+        let mut cfg = ServeConfig::for_database(database.url.clone());
+        cfg.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.no_samples = !samples;
+        cfg.db.db_pool_size = 4;
+        // A wide batching window: statement counts asserted by tests must not depend on how
+        // loaded the (2-core) test machine is.
+        cfg.batch_delay_us = 25_000;
+        let app = Application::build(&cfg).await.expect("app starts");
+        let addr = app.local_addr();
+        let db = app.db.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            addr,
+            db,
+            database,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// POSTs a query; returns the whole response body.
+    pub async fn post(&self, query: &str, variables: Value) -> Value {
+        let resp = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        resp.json().await.expect("JSON body")
+    }
+
+    /// POSTs a query that must succeed; returns `data`.
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        let body = self.post(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// POSTs a query that must fail; returns the first error's `extensions.code`.
+    pub async fn error_code(&self, query: &str, variables: Value) -> (String, Value) {
+        let body = self.post(query, variables).await;
+        let error = body["errors"][0].clone();
+        assert!(!error.is_null(), "expected an error: {body:#}");
+        (
+            error["extensions"]["code"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+            error,
+        )
+    }
+
+    pub fn statements(&self) -> u64 {
+        self.db.statements.get()
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/samples/dhr-library")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    fixtures_dir().join(name)
+}
+
+pub fn fixture_text(name: &str) -> String {
+    std::fs::read_to_string(fixture(name)).expect("fixture")
+}
+
+/// Runs the real `dhr-graph` binary; returns (exit code, stdout, stderr).
+pub fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dhr-graph"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run dhr-graph");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `dhr-graph ingest --database-url URL PATH...`
+pub fn ingest(url: &str, paths: &[&Path]) -> (i32, String, String) {
+    let mut args = vec!["ingest", "--quiet", "--database-url", url];
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    args.extend(shown.iter().map(String::as_str));
+    cli(&args)
+}
+
+/// The rows of a table-layout page, read with the plainest split: label, text, addressees.
+pub fn printed_rows(text: &str) -> Vec<(String, String, Vec<String>)> {
+    text.lines()
+        .filter(|l| l.starts_with("| ") && l.ends_with('|'))
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .filter(|cells| cells.len() >= 3 && cells[0] != "#")
+        .map(|cells| (cells[0].clone(), cells[1].clone(), cells[2..].to_vec()))
+        .collect()
+}
