@@ -213,6 +213,26 @@ impl TestApp {
         )
     }
 
+    /// Stops serving and closes the pool.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.db.conn.clone().close().await;
+    }
+
+    /// The database, to start another app on it.
+    pub fn take_database(&mut self) -> TestDb {
+        std::mem::replace(
+            &mut self.database,
+            TestDb {
+                url: String::new(),
+                _dir: None,
+                pg: None,
+            },
+        )
+    }
+
     pub fn statements(&self) -> u64 {
         self.db.statements.get()
     }

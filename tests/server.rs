@@ -48,3 +48,28 @@ both! {
         assert_eq!(code, "GRAPHQL_VALIDATION_FAILED", "{err}");
     }
 }
+
+both! {
+    async fn restart_keeps_data_and_loads_samples_only_once(backend: Backend) {
+        let database = TestDb::new(backend).await;
+        let file = database.url.strip_prefix("sqlite://").map(std::path::PathBuf::from);
+        if let Some(file) = &file {
+            assert!(!file.exists());
+        }
+        let q = "{ reviews { totalCount } agencies { totalCount } }";
+        let app = TestApp::start(database, true).await;
+        if let Some(file) = &file {
+            assert!(file.exists(), "the SQLite file is created on first start");
+        }
+        let first = app.query(q, json!({})).await;
+        assert_eq!(first["reviews"]["totalCount"], 11);
+        let again = TestApp::start(restart(app).await, true).await;
+        assert_eq!(again.query(q, json!({})).await, first, "samples load into an empty database only");
+    }
+}
+
+/// Stops an app and hands back its database for the next start.
+async fn restart(mut app: TestApp) -> TestDb {
+    app.stop().await;
+    app.take_database()
+}

@@ -42,6 +42,7 @@ pub struct ReviewFilter {
 /// Which agencies to list.
 #[derive(InputObject, Default, Clone, Debug)]
 pub struct AgencyFilter {
+    /// Agencies of this sector.
     pub sector: Option<Sector>,
     /// Agencies addressed by reviews of this CSP (slug or name, any case).
     pub csp: Option<String>,

@@ -20,6 +20,7 @@ fn key<C>(column: C, desc: bool) -> SortKey<C> {
     SortKey { column, desc }
 }
 
+/// Entry points into the graph of reviews, CSPs, agencies and recommendations.
 #[Object]
 impl Query {
     /// Fetches any object by its global id.

@@ -13,6 +13,8 @@ use crate::graphql::page::{Conn, PageArgs};
 #[derive(Clone)]
 pub struct Agency(pub agency::Model);
 
+/// An agency addressed by recommendations: a canonical body ("GP practice"), under which the
+/// names it is printed as are gathered as aliases.
 #[Object]
 impl Agency {
     /// Opaque global id.

@@ -10,6 +10,7 @@ use crate::graphql::page::{Conn, PageArgs};
 #[derive(Clone)]
 pub struct Csp(pub csp::Model);
 
+/// A Community Safety Partnership: the local body that commissions reviews.
 #[Object]
 impl Csp {
     /// Opaque global id.

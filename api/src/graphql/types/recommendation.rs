@@ -10,6 +10,7 @@ use crate::graphql::loaders::{AgenciesByRecommendation, ReviewById};
 #[derive(Clone)]
 pub struct Recommendation(pub recommendation::Model);
 
+/// One recommendation of a review, with the agencies it is addressed to.
 #[Object]
 impl Recommendation {
     /// Opaque global id.

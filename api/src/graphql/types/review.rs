@@ -12,6 +12,7 @@ use crate::graphql::page::{Conn, PageArgs};
 #[derive(Clone)]
 pub struct Review(pub review::Model);
 
+/// A Domestic Homicide Review as published: who commissioned it, when, and what it recommended.
 #[Object]
 impl Review {
     /// Opaque global id.
