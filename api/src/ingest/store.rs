@@ -313,19 +313,22 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
         .collect();
     missing.sort();
     for (key, printed) in missing {
-        let (name, sector) = match curated().lookup(&printed) {
+        let curated_entry = curated().lookup(&printed);
+        let (name, sector) = match curated_entry {
             Some(entry) => (entry.name.to_owned(), entry.sector),
             None => (printed.clone(), Sector::Other),
         };
         let canonical_slug = slugify(&name);
-        // A curated body may already exist under its canonical slug via another alias.
-        let existing = if sector != Sector::Other || curated().lookup(&printed).is_some() {
-            agency::Entity::find()
-                .filter(agency::Column::Slug.eq(canonical_slug.as_str()))
-                .one(db)
-                .await?
-        } else {
-            None
+        // A curated body may already exist under its canonical slug, reached by another alias;
+        // an unknown name never joins an existing agency (no fuzzy merges).
+        let existing = match curated_entry {
+            Some(_) => {
+                agency::Entity::find()
+                    .filter(agency::Column::Slug.eq(canonical_slug.as_str()))
+                    .one(db)
+                    .await?
+            }
+            None => None,
         };
         let agency_id = match existing {
             Some(a) => a.id,
