@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod graph;
 mod ingest;
 mod queries;
 mod schema;

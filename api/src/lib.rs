@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod graph;
 pub mod graphql;
 pub mod ingest;
 pub mod server;

@@ -352,3 +352,72 @@ impl ChildList for AgencyRecommendations {
         JOIN review r ON r.id = rec.review_id WHERE ra.agency_id IN ({in})";
     const ORDER: &'static str = "r.published DESC, rec.review_id DESC, rec.position, rec.id";
 }
+
+/// `Agency.trace`: the reviews that addressed the agency, oldest first.
+pub struct AgencyTraceReviews;
+impl ChildList for AgencyTraceReviews {
+    type Row = review::Model;
+    const COLUMNS: &'static str = "r.*";
+    const PARENT: &'static str = "x.agency_id";
+    const FROM: &'static str = AgencyReviews::FROM;
+    const ORDER: &'static str = "r.published, r.id";
+}
+
+/// `TraceEntry.recommendations`: what one review recommended to one agency.
+pub struct AddressedInReview(pub DatabaseConnection);
+
+impl Loader<(i32, i32)> for AddressedInReview {
+    type Value = Vec<recommendation::Model>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[(i32, i32)],
+    ) -> Result<HashMap<(i32, i32), Self::Value>, Self::Error> {
+        Ok(crate::graph::addressed_in_reviews(&self.0, keys).await?)
+    }
+}
+
+/// `Agency.coAddressed`: key (agency, include collective, how many).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CoAddressedKey {
+    pub agency: i32,
+    pub include_collective: bool,
+    pub first: u64,
+}
+
+pub struct CoAddressed(pub DatabaseConnection);
+
+impl Loader<CoAddressedKey> for CoAddressed {
+    type Value = Vec<crate::graph::Shared>;
+    type Error = LoadError;
+
+    async fn load(
+        &self,
+        keys: &[CoAddressedKey],
+    ) -> Result<HashMap<CoAddressedKey, Self::Value>, Self::Error> {
+        let mut groups: HashMap<(bool, u64), Vec<i32>> = HashMap::new();
+        for k in keys {
+            groups
+                .entry((k.include_collective, k.first))
+                .or_default()
+                .push(k.agency);
+        }
+        let mut out = HashMap::new();
+        for ((include_collective, first), agencies) in groups {
+            let mut found =
+                crate::graph::co_addressed(&self.0, &agencies, include_collective, first).await?;
+            for agency in agencies {
+                out.insert(
+                    CoAddressedKey {
+                        agency,
+                        include_collective,
+                        first,
+                    },
+                    found.remove(&agency).unwrap_or_default(),
+                );
+            }
+        }
+        Ok(out)
+    }
+}

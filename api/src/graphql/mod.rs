@@ -3,6 +3,7 @@
 
 pub mod enums;
 pub mod filters;
+pub mod graph_query;
 pub mod ids;
 pub mod loaders;
 pub mod page;
@@ -24,7 +25,7 @@ pub type AppSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
 pub const MAX_DEPTH: usize = 16;
 
 fn builder() -> SchemaBuilder<query::Query, EmptyMutation, EmptySubscription> {
-    Schema::build(query::Query, EmptyMutation, EmptySubscription)
+    Schema::build(query::Query::default(), EmptyMutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .extension(Tracing)
         .extension(crate::error::ErrorCodes)
@@ -58,7 +59,12 @@ pub fn build_schema(db: Db, batch_delay: Duration) -> AppSchema {
         .data(loader!(ChildPages::<CspReviews>::new(conn.clone())))
         .data(loader!(ChildPages::<CspAgencies>::new(conn.clone())))
         .data(loader!(ChildPages::<AgencyReviews>::new(conn.clone())))
-        .data(loader!(ChildPages::<AgencyRecommendations>::new(conn)))
+        .data(loader!(ChildPages::<AgencyRecommendations>::new(
+            conn.clone()
+        )))
+        .data(loader!(ChildPages::<AgencyTraceReviews>::new(conn.clone())))
+        .data(loader!(AddressedInReview(conn.clone())))
+        .data(loader!(CoAddressed(conn)))
         .data(db)
         .finish()
 }

@@ -14,7 +14,12 @@ use crate::db::Db;
 use crate::domain::normalise::{name_key, slugify};
 use crate::error::ApiError;
 
-pub struct Query;
+/// The root of every read: the core lists plus the graph questions.
+#[derive(async_graphql::MergedObject, Default)]
+pub struct Query(CoreQuery, super::graph_query::GraphQuery);
+
+#[derive(Default)]
+pub struct CoreQuery;
 
 fn key<C>(column: C, desc: bool) -> SortKey<C> {
     SortKey { column, desc }
@@ -22,7 +27,7 @@ fn key<C>(column: C, desc: bool) -> SortKey<C> {
 
 /// Entry points into the graph of reviews, CSPs, agencies and recommendations.
 #[Object]
-impl Query {
+impl CoreQuery {
     /// Fetches any object by its global id.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
         let (kind, n) = ids::decode("id", &id)?;

@@ -1,11 +1,16 @@
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object, Result};
 use entity::agency;
 
 use super::{Recommendation, Review, child_page, load};
 use crate::domain;
+use crate::error::ApiError;
 use crate::graphql::enums::Sector;
 use crate::graphql::ids::{Kind, encode};
-use crate::graphql::loaders::{AgencyRecommendations, AgencyReviews, AliasesByAgency};
+use crate::graphql::loaders::{
+    AddressedInReview, AgencyById, AgencyRecommendations, AgencyReviews, AgencyTraceReviews,
+    AliasesByAgency, CoAddressed, CoAddressedKey,
+};
 use crate::graphql::page::{Conn, PageArgs};
 
 /// An agency addressed by recommendations: a canonical body ("GP practice"), under which the
@@ -73,6 +78,52 @@ impl Agency {
         Ok(page.into_connection(Review))
     }
 
+    /// Every review that addressed this agency, oldest first, each with the recommendations
+    /// it addressed to the agency: the agency's history across reviews.
+    async fn trace(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> Result<Conn<TraceEntry>> {
+        let page = child_page::<AgencyTraceReviews>(
+            ctx,
+            self.0.id,
+            PageArgs::new(after, before, first, last),
+        )
+        .await?;
+        let agency = self.0.id;
+        Ok(page.into_connection(|review| TraceEntry { agency, review }))
+    }
+
+    /// Agencies addressed in the same reviews as this one, most shared reviews first.
+    async fn co_addressed(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(10)")] first: Option<i32>,
+        #[graphql(default_with = "Some(false)")] include_collective: Option<bool>,
+    ) -> Result<Vec<CoAddressedAgency>> {
+        let first = first.unwrap_or(10);
+        let include_collective = include_collective.unwrap_or(false);
+        if !(0..=100).contains(&first) {
+            return Err(ApiError::bad_input("first", "between 0 and 100").into());
+        }
+        let key = CoAddressedKey {
+            agency: self.0.id,
+            include_collective,
+            first: first as u64,
+        };
+        let shared = ctx
+            .data_unchecked::<DataLoader<CoAddressed>>()
+            .load_one(key)
+            .await
+            .map_err(ApiError::from)?
+            .unwrap_or_default();
+        Ok(shared.into_iter().map(CoAddressedAgency).collect())
+    }
+
     /// Recommendations addressed to this agency, newest review first.
     async fn recommendations(
         &self,
@@ -89,5 +140,56 @@ impl Agency {
         )
         .await?;
         Ok(page.into_connection(Recommendation))
+    }
+}
+
+/// One review in an agency's trace, with what it recommended to the agency.
+pub struct TraceEntry {
+    agency: i32,
+    review: entity::review::Model,
+}
+
+#[Object]
+impl TraceEntry {
+    /// The review.
+    async fn review(&self) -> Review {
+        Review(self.review.clone())
+    }
+
+    /// The review's recommendations addressed to the agency, in printed order.
+    async fn recommendations(&self, ctx: &Context<'_>) -> Result<Vec<Recommendation>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<AddressedInReview>>()
+            .load_one((self.agency, self.review.id))
+            .await
+            .map_err(ApiError::from)?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Recommendation)
+            .collect())
+    }
+}
+
+/// An agency addressed in the same reviews as another.
+pub struct CoAddressedAgency(crate::graph::Shared);
+
+#[Object]
+impl CoAddressedAgency {
+    /// The other agency.
+    async fn agency(&self, ctx: &Context<'_>) -> Result<Agency> {
+        load::<AgencyById, _>(ctx, self.0.other_id)
+            .await?
+            .map(Agency)
+            .ok_or_else(|| {
+                ApiError::NotFound {
+                    what: "agency".into(),
+                }
+                .into()
+            })
+    }
+
+    /// Reviews addressing both.
+    async fn shared_reviews(&self) -> i64 {
+        self.0.shared_reviews
     }
 }

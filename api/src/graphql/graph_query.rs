@@ -1,0 +1,322 @@
+//! The graph questions as GraphQL: which agencies recur, how they connect, how sectors spread.
+//! Resolvers parse arguments and call `crate::graph`; nested objects load through loaders.
+
+use std::collections::HashMap;
+
+use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
+use entity::csp;
+
+use super::enums::Sector;
+use super::loaders::{AgencyById, CspById};
+use super::page::{Conn, CursorValue, Page, PageArgs, Total, encode_cursor};
+use super::types::{Agency, Csp, load};
+use crate::db::Db;
+use crate::domain::{self, YearMonth};
+use crate::error::{ApiError, ApiResult};
+use crate::graph::{self, Scope, StatsBy};
+
+#[derive(Default)]
+pub struct GraphQuery;
+
+fn month(field: &str, v: Option<String>) -> ApiResult<Option<String>> {
+    v.map(|m| {
+        m.parse::<YearMonth>()
+            .map(|m| m.to_string())
+            .map_err(|e| ApiError::bad_input(field, e.to_string()))
+    })
+    .transpose()
+}
+
+async fn agency(ctx: &Context<'_>, id: i32) -> Result<Agency> {
+    load::<AgencyById, _>(ctx, id)
+        .await?
+        .map(Agency)
+        .ok_or_else(|| {
+            ApiError::NotFound {
+                what: "agency".into(),
+            }
+            .into()
+        })
+}
+
+/// An agency's place in the recurrence ranking.
+pub struct RecurringAgency {
+    row: graph::Recurrence,
+    csp_ids: Vec<i32>,
+}
+
+#[Object]
+impl RecurringAgency {
+    /// The agency.
+    async fn agency(&self, ctx: &Context<'_>) -> Result<Agency> {
+        agency(ctx, self.row.agency_id).await
+    }
+
+    /// Reviews (in scope) with a recommendation addressed to it.
+    async fn review_count(&self) -> i64 {
+        self.row.review_count
+    }
+
+    /// Recommendations (in scope) addressed to it.
+    async fn recommendation_count(&self) -> i64 {
+        self.row.recommendation_count
+    }
+
+    /// The CSPs of those reviews, by name.
+    async fn csps(&self, ctx: &Context<'_>) -> Result<Vec<Csp>> {
+        let loader = ctx.data_unchecked::<async_graphql::dataloader::DataLoader<CspById>>();
+        let found: HashMap<i32, csp::Model> = loader
+            .load_many(self.csp_ids.iter().copied())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(self
+            .csp_ids
+            .iter()
+            .filter_map(|id| found.get(id).cloned().map(Csp))
+            .collect())
+    }
+
+    /// Month of the first of those reviews, `YYYY-MM`.
+    async fn first_published(&self) -> &str {
+        &self.row.first_published
+    }
+
+    /// Month of the last of those reviews, `YYYY-MM`.
+    async fn last_published(&self) -> &str {
+        &self.row.last_published
+    }
+}
+
+/// A node of the agency network.
+pub struct NetworkNode(graph::NetworkNode);
+
+#[Object]
+impl NetworkNode {
+    async fn agency(&self, ctx: &Context<'_>) -> Result<Agency> {
+        agency(ctx, self.0.agency_id).await
+    }
+
+    /// Reviews (in scope) addressing the agency.
+    async fn review_count(&self) -> i64 {
+        self.0.review_count
+    }
+}
+
+/// An edge of the agency network: two agencies addressed in the same reviews.
+pub struct NetworkEdge(graph::NetworkEdge);
+
+#[Object]
+impl NetworkEdge {
+    /// One agency (the one with the lower id).
+    async fn source(&self, ctx: &Context<'_>) -> Result<Agency> {
+        agency(ctx, self.0.source).await
+    }
+
+    /// The other agency.
+    async fn target(&self, ctx: &Context<'_>) -> Result<Agency> {
+        agency(ctx, self.0.target).await
+    }
+
+    /// Reviews addressing both.
+    async fn shared_reviews(&self) -> i64 {
+        self.0.shared_reviews
+    }
+}
+
+/// Agencies as nodes and shared reviews as weighted edges, ready to draw.
+#[derive(SimpleObject)]
+pub struct AgencyNetwork {
+    /// Agencies with at least one edge.
+    nodes: Vec<NetworkNode>,
+    /// Each pair of agencies once, heaviest first.
+    edges: Vec<NetworkEdge>,
+}
+
+/// How `sectorStats` groups.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SectorStatsGroup {
+    /// By publication year.
+    Year,
+    /// By Community Safety Partnership.
+    Csp,
+}
+
+/// Reviews and recommendations addressed to one sector in one year or CSP.
+pub struct SectorStat {
+    row: graph::SectorStat,
+    by: SectorStatsGroup,
+}
+
+#[Object]
+impl SectorStat {
+    async fn sector(&self) -> Sector {
+        self.row
+            .sector
+            .parse::<domain::Sector>()
+            .unwrap_or(domain::Sector::Other)
+            .into()
+    }
+
+    /// The publication year, when grouped by year.
+    async fn year(&self) -> Option<i32> {
+        (self.by == SectorStatsGroup::Year)
+            .then(|| self.row.bucket.parse().ok())
+            .flatten()
+    }
+
+    /// The CSP, when grouped by CSP.
+    async fn csp(&self, ctx: &Context<'_>) -> Result<Option<Csp>> {
+        if self.by != SectorStatsGroup::Csp {
+            return Ok(None);
+        }
+        let Ok(id) = self.row.bucket.trim().parse::<i32>() else {
+            return Ok(None);
+        };
+        Ok(load::<CspById, _>(ctx, id).await?.map(Csp))
+    }
+
+    /// Reviews with a recommendation addressed to the sector.
+    async fn review_count(&self) -> i64 {
+        self.row.review_count
+    }
+
+    /// Recommendations addressed to the sector.
+    async fn recommendation_count(&self) -> i64 {
+        self.row.recommendation_count
+    }
+}
+
+/// Which part of the graph `sectorStats` counts.
+#[derive(InputObject, Default)]
+pub struct StatsFilter {
+    /// Published in or after this month, `YYYY-MM`.
+    pub published_from: Option<String>,
+    /// Published in or before this month, `YYYY-MM`.
+    pub published_to: Option<String>,
+}
+
+#[Object]
+impl GraphQuery {
+    /// Agencies addressed by at least `minReviews` reviews, most reviews first. Collective
+    /// addressees ("All Agencies") are left out unless `includeCollective`.
+    #[allow(clippy::too_many_arguments)]
+    async fn recurring_agencies(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(2)")] min_reviews: Option<i32>,
+        sector: Option<Sector>,
+        #[graphql(default_with = "Some(false)")] include_collective: Option<bool>,
+        published_from: Option<String>,
+        published_to: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Conn<RecurringAgency>> {
+        let db = ctx.data_unchecked::<Db>();
+        let window = PageArgs::new(after, None, first, None).window(1)?;
+        let offset = match window.after.as_deref() {
+            Some([CursorValue::Int(n)]) if *n >= 0 => *n as u64,
+            None => 0,
+            _ => return Err(ApiError::bad_input("after", "not a cursor of this list").into()),
+        };
+        let limit = window.first.unwrap_or(super::page::DEFAULT_PAGE_SIZE) as u64;
+        let scope = Scope {
+            sector: sector.map(Into::into),
+            include_collective: include_collective.unwrap_or(false),
+            published_from: month("publishedFrom", published_from)?,
+            published_to: month("publishedTo", published_to)?,
+        };
+        let min = i64::from(min_reviews.unwrap_or(2).max(1));
+        let mut rows = graph::recurring_agencies(&db.conn, &scope, min, offset, limit + 1)
+            .await
+            .map_err(ApiError::from)?;
+        let has_next = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let look = ctx.look_ahead();
+        let wants_csps = look.field("nodes").field("csps").exists()
+            || look.field("edges").field("node").field("csps").exists();
+        let mut csps = if wants_csps {
+            let ids: Vec<i32> = rows.iter().map(|r| r.agency_id).collect();
+            graph::csps_of_agencies(&db.conn, &scope, &ids)
+                .await
+                .map_err(ApiError::from)?
+        } else {
+            HashMap::new()
+        };
+        let (count_db, count_scope) = (db.conn.clone(), scope.clone());
+        let page = Page {
+            items: rows
+                .into_iter()
+                .enumerate()
+                .map(|(i, row)| {
+                    let csp_ids = csps.remove(&row.agency_id).unwrap_or_default();
+                    (
+                        encode_cursor(&[CursorValue::Int((offset + i as u64 + 1) as i64)]),
+                        RecurringAgency { row, csp_ids },
+                    )
+                })
+                .collect(),
+            has_previous: offset > 0,
+            has_next,
+            total: Total::lazy(move || {
+                let (db, scope) = (count_db.clone(), count_scope.clone());
+                Box::pin(async move { graph::count_recurring_agencies(&db, &scope, min).await })
+            }),
+        };
+        Ok(page.into_connection(|r| r))
+    }
+
+    /// The network of agencies addressed in the same reviews: an edge for each pair sharing
+    /// at least `minSharedReviews` reviews.
+    async fn agency_network(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(1)")] min_shared_reviews: Option<i32>,
+        sector: Option<Sector>,
+        #[graphql(default_with = "Some(false)")] include_collective: Option<bool>,
+    ) -> Result<AgencyNetwork> {
+        let db = ctx.data_unchecked::<Db>();
+        let scope = Scope {
+            sector: sector.map(Into::into),
+            include_collective: include_collective.unwrap_or(false),
+            ..Default::default()
+        };
+        let (nodes, edges) = graph::agency_network(
+            &db.conn,
+            &scope,
+            i64::from(min_shared_reviews.unwrap_or(1).max(1)),
+        )
+        .await
+        .map_err(ApiError::from)?;
+        Ok(AgencyNetwork {
+            nodes: nodes.into_iter().map(NetworkNode).collect(),
+            edges: edges.into_iter().map(NetworkEdge).collect(),
+        })
+    }
+
+    /// Reviews and recommendations addressed to each sector, per year or per CSP.
+    async fn sector_stats(
+        &self,
+        ctx: &Context<'_>,
+        group_by: SectorStatsGroup,
+        filter: Option<StatsFilter>,
+    ) -> Result<Vec<SectorStat>> {
+        let db = ctx.data_unchecked::<Db>();
+        let filter = filter.unwrap_or_default();
+        let scope = Scope {
+            include_collective: true,
+            published_from: month("publishedFrom", filter.published_from)?,
+            published_to: month("publishedTo", filter.published_to)?,
+            ..Default::default()
+        };
+        let by = match group_by {
+            SectorStatsGroup::Year => StatsBy::Year,
+            SectorStatsGroup::Csp => StatsBy::Csp,
+        };
+        Ok(graph::sector_stats(&db.conn, &scope, by)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(|row| SectorStat { row, by: group_by })
+            .collect())
+    }
+}

@@ -1,0 +1,193 @@
+//! The graph questions on the samples and on pages written for the purpose.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn names(list: &Value, path: &[&str]) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let mut v = n;
+            for p in path {
+                v = &v[*p];
+            }
+            v.as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+both! {
+    async fn recurring_agencies_rank_and_leave_collectives_out(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let q = "query($min: Int, $c: Boolean, $s: Sector, $from: String, $first: Int, $after: String) {
+            recurringAgencies(minReviews: $min, includeCollective: $c, sector: $s, publishedFrom: $from, first: $first, after: $after) {
+              totalCount pageInfo { hasNextPage endCursor }
+              nodes { agency { name sector } reviewCount recommendationCount firstPublished lastPublished csps { name } } } }";
+        let data = app.query(q, json!({})).await["recurringAgencies"].clone();
+        let nodes = data["nodes"].as_array().unwrap();
+        assert!(nodes.iter().all(|n| n["reviewCount"].as_i64().unwrap() >= 2));
+        let counts: Vec<i64> = nodes.iter().map(|n| n["reviewCount"].as_i64().unwrap()).collect();
+        assert!(counts.windows(2).all(|w| w[0] >= w[1]), "most reviews first: {counts:?}");
+        let gp = nodes.iter().find(|n| n["agency"]["name"] == "GP practice").expect("GP practice recurs");
+        assert_eq!(names(&gp["csps"], &["name"]), vec!["Bassetlaw", "Liverpool"]);
+        assert_eq!(gp["firstPublished"], "2023-06");
+        assert_eq!(gp["lastPublished"], "2023-07");
+
+        // Collective addressees are out of the ranking unless asked for.
+        let all = app.query(q, json!({ "min": 1, "first": 100 })).await["recurringAgencies"].clone();
+        assert!(all["nodes"].as_array().unwrap().iter().all(|n| n["agency"]["sector"] != "COLLECTIVE"));
+        let with = app.query(q, json!({ "min": 1, "first": 100, "c": true })).await["recurringAgencies"].clone();
+        let collective: Vec<String> = with["nodes"].as_array().unwrap().iter()
+            .filter(|n| n["agency"]["sector"] == "COLLECTIVE")
+            .map(|n| n["agency"]["name"].as_str().unwrap().to_owned()).collect();
+        assert!(collective.contains(&"All Agencies".to_owned()), "{collective:?}");
+        assert_eq!(
+            with["totalCount"].as_i64().unwrap(),
+            all["totalCount"].as_i64().unwrap() + collective.len() as i64
+        );
+
+        // Paging walks the ranking once.
+        let first = app.query(q, json!({ "min": 1, "first": 3 })).await["recurringAgencies"].clone();
+        assert_eq!(first["pageInfo"]["hasNextPage"], true);
+        let next = app.query(q, json!({ "min": 1, "first": 3, "after": first["pageInfo"]["endCursor"] })).await["recurringAgencies"].clone();
+        let mut walked = names(&first["nodes"], &["agency", "name"]);
+        walked.extend(names(&next["nodes"], &["agency", "name"]));
+        assert_eq!(walked, names(&all["nodes"], &["agency", "name"])[..6].to_vec());
+
+        // Scope: sector and publication window.
+        let police = app.query(q, json!({ "min": 1, "s": "POLICE" })).await["recurringAgencies"].clone();
+        assert!(police["nodes"].as_array().unwrap().iter().all(|n| n["agency"]["sector"] == "POLICE"));
+        let late = app.query(q, json!({ "min": 1, "from": "2024-01" })).await["recurringAgencies"].clone();
+        assert!(late["nodes"].as_array().unwrap().iter().all(|n| n["firstPublished"].as_str().unwrap() >= "2024-01"));
+        let (code, _) = app.error_code(q, json!({ "from": "2024" })).await;
+        assert_eq!(code, "BAD_USER_INPUT");
+    }
+}
+
+both! {
+    async fn an_agency_traced_across_reviews_oldest_first(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let data = app.query("{ agency(slug: \"gp-practice\") {
+            trace { totalCount nodes { review { title published } recommendations { label addressedTo } } }
+            coAddressed(first: 20) { agency { name sector } sharedReviews } } }", json!({})).await;
+        let trace = &data["agency"]["trace"];
+        assert_eq!(trace["totalCount"], 2);
+        let entries = trace["nodes"].as_array().unwrap();
+        assert_eq!(entries[0]["review"]["title"], "Bassetlaw review");
+        assert_eq!(entries[1]["review"]["title"], "Liverpool review");
+        assert_eq!(names(&entries[0]["recommendations"], &["label"]), vec!["5.1"]);
+        // Only what the review addressed to this agency: Liverpool's third row "1", not the others.
+        assert_eq!(names(&entries[1]["recommendations"], &["addressedTo"]), vec!["GP Practice"]);
+
+        let co = data["agency"]["coAddressed"].as_array().unwrap();
+        let co_names = names(&data["agency"]["coAddressed"], &["agency", "name"]);
+        assert!(co_names.contains(&"Merseyside Police".to_owned()), "{co_names:?}");
+        assert!(co_names.contains(&"Her Majesty's Government".to_owned()), "{co_names:?}");
+        assert!(co.iter().all(|c| c["agency"]["sector"] != "COLLECTIVE"));
+        assert!(!co_names.contains(&"GP practice".to_owned()), "not co-addressed with itself");
+        let kent = app.query("{ agency(slug: \"KMPT\") { coAddressed { agency { name } sharedReviews } } }", json!({})).await;
+        assert_eq!(kent["agency"]["coAddressed"], json!([{ "agency": { "name": "Kent Police" }, "sharedReviews": 1 }]));
+    }
+}
+
+both! {
+    async fn the_network_has_each_pair_once_weighted_by_shared_reviews(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let q = "query($m: Int, $c: Boolean) { agencyNetwork(minSharedReviews: $m, includeCollective: $c) {
+            nodes { agency { id name } reviewCount } edges { source { id name } target { id name } sharedReviews } } }";
+        let net = app.query(q, json!({ "m": 2 })).await["agencyNetwork"].clone();
+        let edges = net["edges"].as_array().unwrap();
+        // Southampton's two listings address the same three bodies: three edges of weight 2.
+        assert_eq!(edges.len(), 3, "{edges:#?}");
+        assert!(edges.iter().all(|e| e["sharedReviews"] == 2));
+        let nodes = names(&net["nodes"], &["agency", "name"]);
+        assert!(nodes.contains(&"Home Office".to_owned()));
+        assert!(nodes.contains(&"Southampton Safe City Partnership".to_owned()));
+
+        let all = app.query(q, json!({ "m": 1 })).await["agencyNetwork"].clone();
+        let mut pairs = std::collections::HashSet::new();
+        for e in all["edges"].as_array().unwrap() {
+            let (s, t) = (e["source"]["id"].as_str().unwrap(), e["target"]["id"].as_str().unwrap());
+            assert_ne!(s, t);
+            assert!(pairs.insert((s.min(t).to_owned(), s.max(t).to_owned())), "pair listed twice");
+        }
+        let kmpt_police = all["edges"].as_array().unwrap().iter().any(|e| {
+            let ends = [e["source"]["name"].as_str().unwrap(), e["target"]["name"].as_str().unwrap()];
+            ends.contains(&"Kent Police") && ends.contains(&"Kent and Medway NHS and Social Care Partnership Trust")
+        });
+        assert!(kmpt_police, "KMPT and Kent Police share a review");
+        assert!(all["nodes"].as_array().unwrap().iter().all(|n| n["agency"]["name"] != "All Agencies"));
+        let with = app.query(q, json!({ "m": 1, "c": true })).await["agencyNetwork"].clone();
+        assert!(names(&with["nodes"], &["agency", "name"]).contains(&"All Agencies".to_owned()));
+    }
+}
+
+both! {
+    async fn sector_stats_by_year_and_csp(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let by_year = app.query("{ sectorStats(groupBy: YEAR) { sector year csp { name } reviewCount recommendationCount } }", json!({})).await;
+        let rows = by_year["sectorStats"].as_array().unwrap();
+        let find = |sector: &str, year: i64| rows.iter().find(|r| r["sector"] == sector && r["year"] == year).cloned();
+        // December 2022: Kent (Kent and Medway CCG) and Nottingham (Greater Nottingham CCP).
+        let hc = find("HEALTH_COMMISSIONING", 2022).expect("health commissioning in 2022");
+        assert_eq!(hc["reviewCount"], 2);
+        assert_eq!(hc["recommendationCount"], 8);
+        assert!(rows.iter().all(|r| r["csp"].is_null()));
+        assert_eq!(find("NATIONAL_GOVERNMENT", 2024).unwrap()["reviewCount"], 1);
+
+        let by_csp = app.query("{ sectorStats(groupBy: CSP, filter: { publishedTo: \"2022-12\" }) { sector year csp { name } reviewCount } }", json!({})).await;
+        let rows = by_csp["sectorStats"].as_array().unwrap();
+        let csps: std::collections::BTreeSet<&str> = rows.iter().map(|r| r["csp"]["name"].as_str().unwrap()).collect();
+        assert_eq!(csps.into_iter().collect::<Vec<_>>(), vec!["Kent", "Nottingham"]);
+        assert!(rows.iter().all(|r| r["year"].is_null()));
+    }
+}
+
+/// `n` pages written for the purpose: each a new review addressed to shared and new agencies.
+fn written_pages(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..n {
+        let page = format!(
+            "SOURCE: https://example.org/written-{i}/\nSource · Domestic Homicide Review\nTown {i} review\n\
+             CSP: Town {i}\nPublished: March 2024\nYear of death: 2021\nExtracted: 3 recs\nSummary\nWritten for a test.\n\
+             | # | Recommendation | Addressed to |\n|---|---|---|\n\
+             | 1 | GPs should ask about domestic abuse. | GP Practice | Local Body {i} |\n\
+             | 2 | Police should share information. | Kent Police |\n\
+             | 3 | All agencies should train staff. | All Agencies |\n"
+        );
+        std::fs::write(dir.path().join(format!("w{i}.txt")), page).unwrap();
+    }
+    dir
+}
+
+both! {
+    async fn graph_questions_cost_a_fixed_number_of_statements(backend: Backend) {
+        let app = TestApp::start_with(TestDb::new(backend).await, true, 250_000).await;
+        let queries = [
+            ("recurringAgencies", "{ recurringAgencies(minReviews: 1, first: 50) { nodes { agency { name sector } reviewCount csps { name } } } }"),
+            ("agencyNetwork", "{ agencyNetwork { nodes { agency { name } reviewCount } edges { source { name } target { name } sharedReviews } } }"),
+            ("trace and coAddressed", "{ agencies(first: 50) { nodes { trace { nodes { review { title } recommendations { label } } } coAddressed { agency { name } sharedReviews } } } }"),
+        ];
+        let mut small = Vec::new();
+        for (_, q) in queries {
+            let before = app.statements();
+            app.query(q, json!({})).await;
+            small.push(app.statements() - before);
+        }
+        let dir = written_pages(8);
+        assert_eq!(ingest(&app.database.url, &[dir.path()]).0, 0);
+        for ((name, q), small) in queries.iter().zip(small) {
+            let before = app.statements();
+            let data = app.query(q, json!({})).await;
+            let cost = app.statements() - before;
+            assert!(small <= 5, "{name}: {small} statements");
+            assert_eq!(cost, small, "{name}: statements grew with the data");
+            assert!(!data.to_string().is_empty());
+        }
+        let gp = app.query("{ agency(slug: \"gp-practice\") { reviewCount trace { totalCount } } }", json!({})).await;
+        assert_eq!(gp["agency"]["reviewCount"], 10);
+        assert_eq!(gp["agency"]["trace"]["totalCount"], 10);
+    }
+}
