@@ -9,3 +9,4 @@ mod ingest;
 mod queries;
 mod schema;
 mod server;
+mod themes;

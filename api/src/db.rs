@@ -74,6 +74,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
         counter.fetch_add(1, Ordering::Relaxed);
     });
     Migrator::up(&conn, None).await.map_err(DbError::Migrate)?;
+    crate::ingest::themes::sync(&conn)
+        .await
+        .map_err(DbError::Migrate)?;
     Ok(Db { conn, statements })
 }
 

@@ -10,7 +10,9 @@ pub mod csp;
 pub mod csp_alias;
 pub mod recommendation;
 pub mod recommendation_agency;
+pub mod recommendation_theme;
 pub mod review;
 pub mod review_csp;
+pub mod theme;
 
 pub use sea_orm;

@@ -82,6 +82,8 @@ pub struct RecommendationFilter {
     pub year_of_death_to: Option<i32>,
     /// The recommendation's text contains this (any case).
     pub text_contains: Option<String>,
+    /// Carrying this theme (slug, as in `themes`).
+    pub theme: Option<String>,
 }
 
 /// A custom SQL condition with `?` placeholders, rendered for the engine: sea-query expects
@@ -305,6 +307,14 @@ impl RecommendationFilter {
                 backend,
                 "LOWER(recommendation.text) LIKE ? ESCAPE '!'",
                 [p],
+            ));
+        }
+        if let Some(theme) = &self.theme {
+            c = c.add(cust(
+                backend,
+                "recommendation.id IN (SELECT rt.recommendation_id FROM recommendation_theme rt \
+                 JOIN theme t ON t.id = rt.theme_id WHERE t.slug = ?)",
+                [theme.trim().to_lowercase()],
             ));
         }
         Ok(c)

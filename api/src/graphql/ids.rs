@@ -12,6 +12,7 @@ pub enum Kind {
     Csp,
     Agency,
     Recommendation,
+    Theme,
 }
 
 impl Kind {
@@ -21,6 +22,7 @@ impl Kind {
             Kind::Csp => "Csp",
             Kind::Agency => "Agency",
             Kind::Recommendation => "Recommendation",
+            Kind::Theme => "Theme",
         }
     }
 }
@@ -35,10 +37,16 @@ pub fn decode(field: &str, id: &ID) -> ApiResult<(Kind, i32)> {
     let raw = URL_SAFE_NO_PAD.decode(id.as_bytes()).map_err(|_| bad())?;
     let raw = String::from_utf8(raw).map_err(|_| bad())?;
     let (kind, n) = raw.split_once(':').ok_or_else(bad)?;
-    let kind = [Kind::Review, Kind::Csp, Kind::Agency, Kind::Recommendation]
-        .into_iter()
-        .find(|k| k.name() == kind)
-        .ok_or_else(bad)?;
+    let kind = [
+        Kind::Review,
+        Kind::Csp,
+        Kind::Agency,
+        Kind::Recommendation,
+        Kind::Theme,
+    ]
+    .into_iter()
+    .find(|k| k.name() == kind)
+    .ok_or_else(bad)?;
     Ok((kind, n.parse().map_err(|_| bad())?))
 }
 

@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use entity::{agency, agency_alias, csp, recommendation, review};
+use entity::{agency, agency_alias, csp, recommendation, review, theme};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
 };
@@ -49,6 +49,7 @@ by_id_loader!(ReviewById, review);
 by_id_loader!(CspById, csp);
 by_id_loader!(AgencyById, agency);
 by_id_loader!(RecommendationById, recommendation);
+by_id_loader!(ThemeById, theme);
 
 /// Runs `sql` (with `{in}` standing for the parent id list) and groups rows by `parent_id`.
 async fn grouped<M: FromQueryResult>(
@@ -420,4 +421,71 @@ impl Loader<CoAddressedKey> for CoAddressed {
         }
         Ok(out)
     }
+}
+
+/// A theme tag of a recommendation: which theme, and the cue that matched.
+#[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
+pub struct TagRow {
+    pub theme_id: i32,
+    pub cue: String,
+}
+
+/// The theme tags of each recommendation, in taxonomy order.
+pub struct TagsByRecommendation(pub DatabaseConnection);
+
+impl Loader<i32> for TagsByRecommendation {
+    type Value = Vec<TagRow>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        grouped(
+            &self.0,
+            "SELECT rt.theme_id, rt.cue, rt.recommendation_id AS parent_id \
+             FROM recommendation_theme rt WHERE rt.recommendation_id IN ({in}) \
+             ORDER BY rt.recommendation_id, rt.theme_id",
+            keys,
+        )
+        .await
+    }
+}
+
+/// How many recommendations and reviews carry each theme.
+#[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
+pub struct ThemeCountRow {
+    pub recommendation_count: i64,
+    pub review_count: i64,
+}
+
+pub struct ThemeCounts(pub DatabaseConnection);
+
+impl Loader<i32> for ThemeCounts {
+    type Value = ThemeCountRow;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows: HashMap<i32, Vec<ThemeCountRow>> = grouped(
+            &self.0,
+            "SELECT rt.theme_id AS parent_id, COUNT(*) AS recommendation_count, \
+               COUNT(DISTINCT rec.review_id) AS review_count \
+             FROM recommendation_theme rt JOIN recommendation rec ON rec.id = rt.recommendation_id \
+             WHERE rt.theme_id IN ({in}) GROUP BY rt.theme_id",
+            keys,
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, mut v)| v.pop().map(|c| (k, c)))
+            .collect())
+    }
+}
+
+/// `Theme.recommendations`: newest review first, printed order within a review.
+pub struct ThemeRecommendations;
+impl ChildList for ThemeRecommendations {
+    type Row = recommendation::Model;
+    const COLUMNS: &'static str = "rec.*";
+    const PARENT: &'static str = "rt.theme_id";
+    const FROM: &'static str = "recommendation rec \
+        JOIN recommendation_theme rt ON rt.recommendation_id = rec.id WHERE rt.theme_id IN ({in})";
+    const ORDER: &'static str = "rec.review_id DESC, rec.position, rec.id";
 }

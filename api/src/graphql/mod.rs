@@ -64,7 +64,11 @@ pub fn build_schema(db: Db, batch_delay: Duration) -> AppSchema {
         )))
         .data(loader!(ChildPages::<AgencyTraceReviews>::new(conn.clone())))
         .data(loader!(AddressedInReview(conn.clone())))
-        .data(loader!(CoAddressed(conn)))
+        .data(loader!(CoAddressed(conn.clone())))
+        .data(loader!(ThemeById(conn.clone())))
+        .data(loader!(TagsByRecommendation(conn.clone())))
+        .data(loader!(ThemeCounts(conn.clone())))
+        .data(loader!(ChildPages::<ThemeRecommendations>::new(conn)))
         .data(db)
         .finish()
 }

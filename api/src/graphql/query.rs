@@ -2,14 +2,16 @@
 
 use async_graphql::{Context, ID, Object, Result};
 use entity::{agency, csp, csp_alias, recommendation, review};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter};
 
 use super::enums::{AgencyOrder, CspOrder, RecommendationOrder, ReviewOrder};
 use super::filters::{AgencyFilter, CspFilter, RecommendationFilter, ReviewFilter};
 use super::ids::{self, Kind};
-use super::loaders::{AgencyById, CspById, RecommendationById, ReviewById};
+use super::loaders::{
+    AgencyById, CspById, RecommendationById, ReviewById, ThemeById, ThemeCountRow,
+};
 use super::page::{Conn, CursorValue, PageArgs, SortKey, keyset_page};
-use super::types::{Agency, Csp, Node, Recommendation, Review, load};
+use super::types::{Agency, Csp, Node, Recommendation, Review, Theme, load};
 use crate::db::Db;
 use crate::domain::normalise::{name_key, slugify};
 use crate::error::ApiError;
@@ -42,6 +44,12 @@ impl CoreQuery {
             Kind::Recommendation => load::<RecommendationById, _>(ctx, n)
                 .await?
                 .map(|m| Node::Recommendation(Recommendation(m))),
+            Kind::Theme => load::<ThemeById, _>(ctx, n).await?.map(|model| {
+                Node::Theme(Theme {
+                    model,
+                    counts: None,
+                })
+            }),
         })
     }
 
@@ -238,6 +246,49 @@ impl CoreQuery {
             .await
             .map_err(ApiError::from)?;
         Ok(alias.and_then(|(_, a)| a).map(Agency))
+    }
+
+    /// The themes of the taxonomy, most recommendations first.
+    async fn themes(&self, ctx: &Context<'_>) -> Result<Vec<Theme>> {
+        let db = ctx.data_unchecked::<Db>();
+        let rows = db
+            .conn
+            .query_all_raw(crate::sql::statement(
+                db.backend(),
+                "SELECT t.*, COUNT(rt.recommendation_id) AS recommendation_count, \
+                   COUNT(DISTINCT rec.review_id) AS review_count \
+                 FROM theme t LEFT JOIN recommendation_theme rt ON rt.theme_id = t.id \
+                 LEFT JOIN recommendation rec ON rec.id = rt.recommendation_id \
+                 GROUP BY t.id, t.slug, t.name, t.cues ORDER BY recommendation_count DESC, t.slug",
+                Vec::new(),
+            ))
+            .await
+            .map_err(ApiError::from)?;
+        rows.iter()
+            .map(|row| {
+                Ok(Theme {
+                    model: entity::theme::Model::from_query_result(row, "")
+                        .map_err(ApiError::from)?,
+                    counts: Some(
+                        ThemeCountRow::from_query_result(row, "").map_err(ApiError::from)?,
+                    ),
+                })
+            })
+            .collect()
+    }
+
+    /// One theme by slug ("routine-enquiry").
+    async fn theme(&self, ctx: &Context<'_>, slug: String) -> Result<Option<Theme>> {
+        let db = ctx.data_unchecked::<Db>();
+        Ok(entity::theme::Entity::find()
+            .filter(entity::theme::Column::Slug.eq(slug.trim().to_lowercase()))
+            .one(&db.conn)
+            .await
+            .map_err(ApiError::from)?
+            .map(|model| Theme {
+                model,
+                counts: None,
+            }))
     }
 
     /// Recommendations across all reviews.

@@ -6,6 +6,7 @@ pub mod files;
 pub mod parse;
 pub mod samples;
 pub mod store;
+pub mod themes;
 
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 

@@ -59,6 +59,8 @@ pub fn source_key(page: &ParsedPage) -> String {
 pub fn content_hash(page: &ParsedPage) -> String {
     let mut hasher = Sha256::new();
     hasher.update(STORE_VERSION.to_le_bytes());
+    // A new taxonomy re-tags pages when they are ingested again.
+    hasher.update(super::themes::taxonomy().version.to_le_bytes());
     // Serialising a plain struct of strings and numbers cannot fail.
     hasher.update(serde_json::to_vec(page).unwrap_or_default());
     hasher
@@ -177,6 +179,12 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
         .exec_without_returning(db)
         .await?;
     refresh_agency_counts(db, &touched).await?;
+    let texts: Vec<(i32, &str)> = rec_ids
+        .iter()
+        .copied()
+        .zip(page.rows.iter().map(|r| r.text.as_str()))
+        .collect();
+    super::themes::retag(db, &texts).await?;
 
     Ok(Stored {
         review_id,

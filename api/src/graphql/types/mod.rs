@@ -6,12 +6,14 @@ mod csp;
 mod node;
 mod recommendation;
 mod review;
+mod theme;
 
 pub use agency::Agency;
 pub use csp::Csp;
 pub use node::Node;
 pub use recommendation::Recommendation;
 pub use review::Review;
+pub use theme::{Theme, ThemeTag};
 
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};

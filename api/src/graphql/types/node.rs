@@ -1,6 +1,6 @@
 use async_graphql::{ID, Interface};
 
-use super::{Agency, Csp, Recommendation, Review};
+use super::{Agency, Csp, Recommendation, Review, Theme};
 
 /// Anything with a global id, fetchable with `node(id:)`.
 #[derive(Interface)]
@@ -10,4 +10,5 @@ pub enum Node {
     Csp(Csp),
     Agency(Agency),
     Recommendation(Recommendation),
+    Theme(Theme),
 }

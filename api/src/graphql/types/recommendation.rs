@@ -1,10 +1,10 @@
 use async_graphql::{Context, ID, Object, Result};
 use entity::recommendation;
 
-use super::{Agency, Review, load};
+use super::{Agency, Review, ThemeTag, load};
 use crate::error::ApiError;
 use crate::graphql::ids::{Kind, encode};
-use crate::graphql::loaders::{AgenciesByRecommendation, ReviewById};
+use crate::graphql::loaders::{AgenciesByRecommendation, ReviewById, TagsByRecommendation};
 
 /// One recommendation of a review, with the agencies it is addressed to.
 #[derive(Clone)]
@@ -45,6 +45,16 @@ impl Recommendation {
             .unwrap_or_default()
             .into_iter()
             .map(Agency)
+            .collect())
+    }
+
+    /// The themes this recommendation carries, each with the cue of the taxonomy that matched.
+    async fn themes(&self, ctx: &Context<'_>) -> Result<Vec<ThemeTag>> {
+        Ok(load::<TagsByRecommendation, _>(ctx, self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(ThemeTag)
             .collect())
     }
 
