@@ -8,5 +8,6 @@ mod graph;
 mod ingest;
 mod queries;
 mod schema;
+mod search;
 mod server;
 mod themes;

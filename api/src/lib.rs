@@ -12,6 +12,7 @@ pub mod error;
 pub mod graph;
 pub mod graphql;
 pub mod ingest;
+pub mod search;
 pub mod server;
 pub mod sql;
 pub mod telemetry;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_graph;
 mod m20261122_000002_themes;
+mod m20261122_000003_search;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_graph::Migration),
             Box::new(m20261122_000002_themes::Migration),
+            Box::new(m20261122_000003_search::Migration),
         ]
     }
 }

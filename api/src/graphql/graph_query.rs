@@ -7,9 +7,9 @@ use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use entity::csp;
 
 use super::enums::Sector;
-use super::loaders::{AgencyById, CspById};
+use super::loaders::{AgencyById, CspById, RecommendationById, ReviewById};
 use super::page::{Conn, CursorValue, Page, PageArgs, Total, encode_cursor};
-use super::types::{Agency, Csp, load};
+use super::types::{Agency, Csp, Recommendation, Review, load};
 use crate::db::Db;
 use crate::domain::{self, YearMonth};
 use crate::error::{ApiError, ApiResult};
@@ -195,8 +195,109 @@ pub struct StatsFilter {
     pub published_to: Option<String>,
 }
 
+/// A search result: a recommendation or a review.
+#[derive(async_graphql::Union)]
+pub enum SearchHit {
+    Recommendation(Recommendation),
+    Review(Review),
+}
+
+/// What a search edge carries besides its node.
+#[derive(SimpleObject)]
+pub struct SearchScore {
+    /// Relevance by the database's full-text ranking (BM25 on SQLite, length-normalised `ts_rank` on
+    /// PostgreSQL); higher is better, comparable within one result list only.
+    score: f64,
+}
+
+pub type SearchConnection = async_graphql::connection::Connection<
+    String,
+    SearchHit,
+    super::page::ConnectionFields,
+    SearchScore,
+>;
+
 #[Object]
 impl GraphQuery {
+    /// Full-text search over recommendation texts and review summaries, most relevant first.
+    /// Words are stemmed ("enquiries" finds "enquiry"); any word may match, and results
+    /// matching more of them rank higher.
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        query: String,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<SearchConnection> {
+        let db = ctx.data_unchecked::<Db>();
+        let terms = crate::search::terms(&query);
+        if terms.is_empty() {
+            return Err(ApiError::bad_input("query", "needs at least one word").into());
+        }
+        let window = PageArgs::new(after, None, first, None).window(1)?;
+        let offset = match window.after.as_deref() {
+            Some([CursorValue::Int(n)]) if *n >= 0 => *n as u64,
+            None => 0,
+            _ => return Err(ApiError::bad_input("after", "not a cursor of this list").into()),
+        };
+        let limit = window.first.unwrap_or(super::page::DEFAULT_PAGE_SIZE) as u64;
+        let mut hits = crate::search::search(&db.conn, &terms, offset, limit + 1)
+            .await
+            .map_err(ApiError::from)?;
+        let has_next = hits.len() as u64 > limit;
+        hits.truncate(limit as usize);
+        let rec_ids: Vec<i32> = hits
+            .iter()
+            .filter(|h| h.kind == crate::search::HitKind::Recommendation)
+            .map(|h| h.ref_id)
+            .collect();
+        let review_ids: Vec<i32> = hits
+            .iter()
+            .filter(|h| h.kind == crate::search::HitKind::Review)
+            .map(|h| h.ref_id)
+            .collect();
+        let recs = ctx
+            .data_unchecked::<async_graphql::dataloader::DataLoader<RecommendationById>>()
+            .load_many(rec_ids)
+            .await
+            .map_err(ApiError::from)?;
+        let reviews = ctx
+            .data_unchecked::<async_graphql::dataloader::DataLoader<ReviewById>>()
+            .load_many(review_ids)
+            .await
+            .map_err(ApiError::from)?;
+        let (count_db, count_terms) = (db.conn.clone(), terms.clone());
+        let mut conn = SearchConnection::with_additional_fields(
+            offset > 0,
+            has_next,
+            super::page::ConnectionFields::new(Total::lazy(move || {
+                let (db, terms) = (count_db.clone(), count_terms.clone());
+                Box::pin(async move { crate::search::count(&db, &terms).await })
+            })),
+        );
+        for (i, hit) in hits.into_iter().enumerate() {
+            let node = match hit.kind {
+                crate::search::HitKind::Recommendation => recs
+                    .get(&hit.ref_id)
+                    .cloned()
+                    .map(|m| SearchHit::Recommendation(Recommendation(m))),
+                crate::search::HitKind::Review => reviews
+                    .get(&hit.ref_id)
+                    .cloned()
+                    .map(|m| SearchHit::Review(Review(m))),
+            };
+            if let Some(node) = node {
+                conn.edges
+                    .push(async_graphql::connection::Edge::with_additional_fields(
+                        encode_cursor(&[CursorValue::Int((offset + i as u64 + 1) as i64)]),
+                        node,
+                        SearchScore { score: hit.score },
+                    ));
+            }
+        }
+        Ok(conn)
+    }
+
     /// Agencies addressed by at least `minReviews` reviews, most reviews first. Collective
     /// addressees ("All Agencies") are left out unless `includeCollective`.
     #[allow(clippy::too_many_arguments)]

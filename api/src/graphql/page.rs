@@ -169,6 +169,12 @@ pub struct ConnectionFields {
     total: Total,
 }
 
+impl ConnectionFields {
+    pub fn new(total: Total) -> Self {
+        Self { total }
+    }
+}
+
 #[Object]
 impl ConnectionFields {
     /// How many items the whole list holds, across all pages.

@@ -135,7 +135,7 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
         .exec_without_returning(db)
         .await?;
 
-    let rec_ids = upsert_recommendations(db, review_id, page).await?;
+    let (rec_ids, gone) = upsert_recommendations(db, review_id, page).await?;
 
     // Relink addressees: old links go, new ones come; both ends' counts are refreshed.
     let old_agencies: Vec<i32> = recommendation_agency::Entity::find()
@@ -185,6 +185,8 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
         .zip(page.rows.iter().map(|r| r.text.as_str()))
         .collect();
     super::themes::retag(db, &texts).await?;
+    let review_text = format!("{}\n{}", page.title, page.summary);
+    crate::search::index_review(db, review_id, &review_text, &texts, &gone).await?;
 
     Ok(Stored {
         review_id,
@@ -196,12 +198,12 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
 }
 
 /// Updates rows whose position exists, inserts the rest, deletes positions past the end.
-/// Returns the ids in row order.
+/// Returns the ids in row order, and the ids deleted.
 async fn upsert_recommendations<C: ConnectionTrait>(
     db: &C,
     review_id: i32,
     page: &ParsedPage,
-) -> Result<Vec<i32>, DbErr> {
+) -> Result<(Vec<i32>, Vec<i32>), DbErr> {
     let existing = recommendation::Entity::find()
         .filter(recommendation::Column::ReviewId.eq(review_id))
         .order_by_asc(recommendation::Column::Position)
@@ -245,11 +247,11 @@ async fn upsert_recommendations<C: ConnectionTrait>(
     let gone: Vec<i32> = by_position.values().map(|r| r.id).collect();
     if !gone.is_empty() {
         recommendation::Entity::delete_many()
-            .filter(recommendation::Column::Id.is_in(gone))
+            .filter(recommendation::Column::Id.is_in(gone.clone()))
             .exec(db)
             .await?;
     }
-    Ok(ids)
+    Ok((ids, gone))
 }
 
 /// Finds or creates the CSPs a page names, in the page's order.
