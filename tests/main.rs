@@ -7,6 +7,7 @@ mod helpers;
 mod graph;
 mod ingest;
 mod queries;
+mod related;
 mod schema;
 mod search;
 mod server;

@@ -67,6 +67,16 @@ async fn ingest(args: IngestArgs) -> ExitCode {
     };
     let summary = ingest_paths(&db.conn, &paths, !args.quiet).await;
     print!("{}", summary.render());
+    if summary.added + summary.updated > 0 {
+        // Similarity edges span reviews: one rebuild after the run, not one per page.
+        match crate::similarity::rebuild(&db.conn).await {
+            Ok(edges) => println!("similarity edges: {edges}"),
+            Err(e) => {
+                eprintln!("dhr-graph: the pages are stored, but rebuilding similarity failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if summary.failed > 0 {
         ExitCode::FAILURE
     } else {

@@ -14,5 +14,6 @@ pub mod graphql;
 pub mod ingest;
 pub mod search;
 pub mod server;
+pub mod similarity;
 pub mod sql;
 pub mod telemetry;

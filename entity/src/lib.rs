@@ -10,6 +10,7 @@ pub mod csp;
 pub mod csp_alias;
 pub mod recommendation;
 pub mod recommendation_agency;
+pub mod recommendation_similarity;
 pub mod recommendation_theme;
 pub mod review;
 pub mod review_csp;

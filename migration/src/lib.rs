@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_graph;
 mod m20261122_000002_themes;
 mod m20261122_000003_search;
+mod m20261122_000004_similarity;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_graph::Migration),
             Box::new(m20261122_000002_themes::Migration),
             Box::new(m20261122_000003_search::Migration),
+            Box::new(m20261122_000004_similarity::Migration),
         ]
     }
 }

@@ -489,3 +489,73 @@ impl ChildList for ThemeRecommendations {
         JOIN recommendation_theme rt ON rt.recommendation_id = rec.id WHERE rt.theme_id IN ({in})";
     const ORDER: &'static str = "rec.review_id DESC, rec.position, rec.id";
 }
+
+/// A stored text neighbour of a recommendation.
+#[derive(Clone, Debug, PartialEq, FromQueryResult)]
+pub struct NeighbourRow {
+    pub other_id: i32,
+    pub score: f64,
+}
+
+/// The stored text neighbours of each recommendation, best first.
+pub struct Neighbours(pub DatabaseConnection);
+
+impl Loader<i32> for Neighbours {
+    type Value = Vec<NeighbourRow>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        grouped(
+            &self.0,
+            "SELECT s.other_id, s.score, s.recommendation_id AS parent_id \
+             FROM recommendation_similarity s WHERE s.recommendation_id IN ({in}) \
+             ORDER BY s.recommendation_id, s.score DESC, s.other_id",
+            keys,
+        )
+        .await
+    }
+}
+
+/// A review that may be another listing of the same review.
+#[derive(Clone, Debug, PartialEq, FromQueryResult)]
+pub struct DuplicateRow {
+    pub other_review_id: i32,
+    /// Share of the smaller review's recommendations with a near-identical twin in the other.
+    pub score: f64,
+}
+
+/// Near-identical recommendation texts (cosine at least this) count as the same recommendation.
+pub const TWIN_SCORE: f64 = 0.9;
+
+/// Reviews whose recommendations largely repeat each review's, by the stored similarity edges.
+pub struct PossibleDuplicates(pub DatabaseConnection);
+
+impl Loader<i32> for PossibleDuplicates {
+    type Value = Vec<DuplicateRow>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let sql = format!(
+            "SELECT t.parent_id, t.other_review_id, \
+               CAST(t.matched AS DOUBLE PRECISION) / \
+               (CASE WHEN a.recommendation_count < b.recommendation_count \
+                     THEN a.recommendation_count ELSE b.recommendation_count END) AS score \
+             FROM (SELECT r1.review_id AS parent_id, r2.review_id AS other_review_id, \
+                     COUNT(DISTINCT r1.id) AS matched \
+                   FROM recommendation r1 \
+                   JOIN recommendation_similarity s ON s.recommendation_id = r1.id \
+                   JOIN recommendation r2 ON r2.id = s.other_id \
+                   WHERE r1.review_id IN ({{in}}) AND r2.review_id <> r1.review_id \
+                     AND s.score >= {TWIN_SCORE} \
+                   GROUP BY r1.review_id, r2.review_id) t \
+             JOIN review a ON a.id = t.parent_id JOIN review b ON b.id = t.other_review_id \
+             WHERE t.matched >= 2 \
+             ORDER BY t.parent_id, score DESC, t.other_review_id"
+        );
+        let mut rows: HashMap<i32, Vec<DuplicateRow>> = grouped(&self.0, &sql, keys).await?;
+        for list in rows.values_mut() {
+            list.retain(|d| d.score >= 0.5);
+        }
+        Ok(rows)
+    }
+}

@@ -68,7 +68,11 @@ pub fn build_schema(db: Db, batch_delay: Duration) -> AppSchema {
         .data(loader!(ThemeById(conn.clone())))
         .data(loader!(TagsByRecommendation(conn.clone())))
         .data(loader!(ThemeCounts(conn.clone())))
-        .data(loader!(ChildPages::<ThemeRecommendations>::new(conn)))
+        .data(loader!(ChildPages::<ThemeRecommendations>::new(
+            conn.clone()
+        )))
+        .data(loader!(Neighbours(conn.clone())))
+        .data(loader!(PossibleDuplicates(conn)))
         .data(db)
         .finish()
 }

@@ -37,5 +37,6 @@ pub async fn load_if_empty(db: &DatabaseConnection) -> Result<usize, IngestError
             tracing::error!(sample = name, error = %e, "sample page failed to load");
         })?;
     }
+    crate::similarity::rebuild(db).await?;
     Ok(SAMPLE_PAGES.len())
 }

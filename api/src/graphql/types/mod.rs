@@ -5,6 +5,7 @@ mod agency;
 mod csp;
 mod node;
 mod recommendation;
+mod related;
 mod review;
 mod theme;
 
@@ -12,6 +13,7 @@ pub use agency::Agency;
 pub use csp::Csp;
 pub use node::Node;
 pub use recommendation::Recommendation;
+pub use related::{RelatedReason, RelatedRecommendation};
 pub use review::Review;
 pub use theme::{Theme, ThemeTag};
 

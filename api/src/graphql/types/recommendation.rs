@@ -1,7 +1,7 @@
 use async_graphql::{Context, ID, Object, Result};
 use entity::recommendation;
 
-use super::{Agency, Review, ThemeTag, load};
+use super::{Agency, RelatedRecommendation, Review, ThemeTag, load};
 use crate::error::ApiError;
 use crate::graphql::ids::{Kind, encode};
 use crate::graphql::loaders::{AgenciesByRecommendation, ReviewById, TagsByRecommendation};
@@ -58,6 +58,28 @@ impl Recommendation {
             .collect())
     }
 
+    /// Recommendations elsewhere that resemble this one, closest first: similar wording, the
+    /// same agency or sector, shared themes. Same-review recommendations only if asked.
+    async fn related(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(10)")] first: Option<i32>,
+        #[graphql(default_with = "Some(false)")] include_same_review: Option<bool>,
+    ) -> Result<Vec<RelatedRecommendation>> {
+        let first = bounded_first(first.unwrap_or(10))?;
+        super::related::related_to(ctx, &self.0, first, include_same_review.unwrap_or(false)).await
+    }
+
+    /// "Has this been recommended before?": earlier recommendations (by publication) to the
+    /// same agency or sector with closely similar wording, closest first.
+    async fn repeats(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(10)")] first: Option<i32>,
+    ) -> Result<Vec<RelatedRecommendation>> {
+        super::related::repeats_of(ctx, &self.0, bounded_first(first.unwrap_or(10))?).await
+    }
+
     /// The review that makes this recommendation.
     async fn review(&self, ctx: &Context<'_>) -> Result<Review> {
         load::<ReviewById, _>(ctx, self.0.review_id)
@@ -69,5 +91,13 @@ impl Recommendation {
                 }
                 .into()
             })
+    }
+}
+
+fn bounded_first(first: i32) -> Result<usize> {
+    if (0..=100).contains(&first) {
+        Ok(first as usize)
+    } else {
+        Err(ApiError::bad_input("first", "between 0 and 100").into())
     }
 }

@@ -5,7 +5,9 @@ use super::{Agency, Csp, Recommendation, child_page, load};
 use crate::domain;
 use crate::graphql::enums::ReviewType;
 use crate::graphql::ids::{Kind, encode};
-use crate::graphql::loaders::{CspsByReview, ReviewAgencies, ReviewRecommendations};
+use crate::graphql::loaders::{
+    CspsByReview, PossibleDuplicates, ReviewAgencies, ReviewById, ReviewRecommendations,
+};
 use crate::graphql::page::{Conn, PageArgs};
 
 /// A Domestic Homicide Review as published: who commissioned it, when, and what it recommended.
@@ -80,6 +82,30 @@ impl Review {
             .into()
     }
 
+    /// Other listings that may be this same review: reviews whose recommendations largely
+    /// repeat this one's word for word. `score` is the share of the smaller review's
+    /// recommendations with a near-identical twin in the other.
+    async fn possible_duplicates(&self, ctx: &Context<'_>) -> Result<Vec<PossibleDuplicate>> {
+        let rows = load::<PossibleDuplicates, _>(ctx, self.0.id)
+            .await?
+            .unwrap_or_default();
+        let ids: Vec<i32> = rows.iter().map(|r| r.other_review_id).collect();
+        let reviews = ctx
+            .data_unchecked::<async_graphql::dataloader::DataLoader<ReviewById>>()
+            .load_many(ids)
+            .await
+            .map_err(crate::error::ApiError::from)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                reviews.get(&r.other_review_id).map(|m| PossibleDuplicate {
+                    review: Review(m.clone()),
+                    score: r.score,
+                })
+            })
+            .collect())
+    }
+
     /// The review's recommendations in printed order.
     async fn recommendations(
         &self,
@@ -112,4 +138,12 @@ impl Review {
                 .await?;
         Ok(page.into_connection(Agency))
     }
+}
+
+/// Another listing that may be the same review.
+#[derive(async_graphql::SimpleObject)]
+pub struct PossibleDuplicate {
+    review: Review,
+    /// Share of the smaller review's recommendations with a near-identical twin (0 to 1).
+    score: f64,
 }

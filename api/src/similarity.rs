@@ -1,0 +1,291 @@
+//! Text similarity between recommendations: TF-IDF over stemmed words and word pairs
+//! (so "routine enquiry" counts as a phrase, not two loose words), cosine of L2-normalised
+//! vectors, and the top k neighbours of each recommendation stored as weighted edges.
+//!
+//! Rebuilt when data changes (after an ingest run), never per request.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use entity::{recommendation, recommendation_similarity};
+use rust_stemmers::{Algorithm, Stemmer};
+use sea_orm::{
+    DatabaseConnection, DbErr, EntityTrait, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+/// Neighbours kept per recommendation.
+pub const TOP_K: usize = 20;
+/// Below this cosine a neighbour is noise, not similarity.
+pub const MIN_SCORE: f64 = 0.05;
+
+const STOP_WORDS: &[&str] = &[
+    "a",
+    "about",
+    "after",
+    "all",
+    "also",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "been",
+    "before",
+    "being",
+    "between",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "do",
+    "does",
+    "each",
+    "for",
+    "from",
+    "had",
+    "has",
+    "have",
+    "how",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "may",
+    "more",
+    "must",
+    "no",
+    "not",
+    "of",
+    "on",
+    "or",
+    "other",
+    "our",
+    "should",
+    "so",
+    "such",
+    "than",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "to",
+    "under",
+    "up",
+    "upon",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "whether",
+    "which",
+    "while",
+    "who",
+    "will",
+    "with",
+    "within",
+    "would",
+    "recommended",
+    "recommendation",
+    "ensure",
+    "consider",
+    "considers",
+    "review",
+];
+
+fn stemmer() -> &'static Stemmer {
+    static S: OnceLock<Stemmer> = OnceLock::new();
+    S.get_or_init(|| Stemmer::create(Algorithm::English))
+}
+
+/// The features of a text: stems of its content words, and each adjacent pair of them.
+pub fn features(text: &str) -> Vec<String> {
+    let stems: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .map(|w| {
+            // "GPs", "CCGs": the plural of an abbreviation, which no stemmer knows.
+            let singular = match w.strip_suffix('s') {
+                Some(stem) if stem.len() >= 2 && stem.chars().all(|c| c.is_ascii_uppercase()) => {
+                    stem
+                }
+                _ => w,
+            };
+            singular.to_lowercase()
+        })
+        .filter(|w| w.len() > 1 && !STOP_WORDS.contains(&w.as_str()))
+        .map(|w| stemmer().stem(&w).into_owned())
+        .collect();
+    let mut out = stems.clone();
+    out.extend(stems.windows(2).map(|p| format!("{} {}", p[0], p[1])));
+    out
+}
+
+/// For each document, its nearest other documents by cosine (at most `k`, at least
+/// `MIN_SCORE`), best first.
+pub fn neighbours(docs: &[(i32, String)], k: usize) -> Vec<(i32, i32, f64)> {
+    let n = docs.len();
+    let mut vocab: HashMap<String, u32> = HashMap::new();
+    let mut tfs: Vec<HashMap<u32, f64>> = Vec::with_capacity(n);
+    let mut df: Vec<u32> = Vec::new();
+    for (_, text) in docs {
+        let mut tf: HashMap<u32, f64> = HashMap::new();
+        for f in features(text) {
+            let next = vocab.len() as u32;
+            let id = *vocab.entry(f).or_insert(next);
+            if id as usize == df.len() {
+                df.push(0);
+            }
+            *tf.entry(id).or_insert(0.0) += 1.0;
+        }
+        for id in tf.keys() {
+            df[*id as usize] += 1;
+        }
+        tfs.push(tf);
+    }
+    let idf: Vec<f64> = df
+        .iter()
+        .map(|d| ((n as f64 + 1.0) / (f64::from(*d) + 1.0)).ln() + 1.0)
+        .collect();
+    // Weighted, normalised vectors and the inverted index of their terms.
+    let mut postings: Vec<Vec<(usize, f64)>> = vec![Vec::new(); vocab.len()];
+    for (doc, tf) in tfs.iter().enumerate() {
+        let mut v: Vec<(u32, f64)> = tf
+            .iter()
+            .map(|(t, c)| (*t, (1.0 + c.ln()) * idf[*t as usize]))
+            .collect();
+        let norm = v.iter().map(|(_, w)| w * w).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            continue;
+        }
+        for (t, w) in &mut v {
+            *w /= norm;
+            postings[*t as usize].push((doc, *w));
+        }
+    }
+    // Terms in more than half the documents say little and cost most: skipped.
+    let common = |t: usize| postings[t].len() * 2 > n.max(4);
+    let mut out = Vec::new();
+    let mut acc: HashMap<usize, f64> = HashMap::new();
+    for (doc, tf) in tfs.iter().enumerate() {
+        acc.clear();
+        for t in tf.keys() {
+            let t = *t as usize;
+            if common(t) {
+                continue;
+            }
+            let Some(w) = postings[t].iter().find(|(d, _)| *d == doc).map(|p| p.1) else {
+                continue;
+            };
+            for (other, w2) in &postings[t] {
+                if *other != doc {
+                    *acc.entry(*other).or_insert(0.0) += w * w2;
+                }
+            }
+        }
+        let mut best: Vec<(usize, f64)> = acc
+            .iter()
+            .filter(|(_, s)| **s >= MIN_SCORE)
+            .map(|(d, s)| (*d, s.min(1.0)))
+            .collect();
+        best.sort_by(|a, b| b.1.total_cmp(&a.1).then(docs[a.0].0.cmp(&docs[b.0].0)));
+        best.truncate(k);
+        out.extend(
+            best.into_iter()
+                .map(|(other, s)| (docs[doc].0, docs[other].0, s)),
+        );
+    }
+    out
+}
+
+/// Recomputes every recommendation's neighbours and replaces the stored edges, in one
+/// transaction. Returns the number of edges.
+pub async fn rebuild(db: &DatabaseConnection) -> Result<usize, DbErr> {
+    let docs: Vec<(i32, String)> = recommendation::Entity::find()
+        .select_only()
+        .column(recommendation::Column::Id)
+        .column(recommendation::Column::Text)
+        .order_by_asc(recommendation::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let edges = neighbours(&docs, TOP_K);
+    let txn = db.begin().await?;
+    recommendation_similarity::Entity::delete_many()
+        .exec(&txn)
+        .await?;
+    for chunk in edges.chunks(1000) {
+        let rows = chunk
+            .iter()
+            .map(|(a, b, s)| recommendation_similarity::ActiveModel {
+                recommendation_id: Set(*a),
+                other_id: Set(*b),
+                score: Set(*s),
+            });
+        recommendation_similarity::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(edges.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn features_are_stemmed_words_and_pairs() {
+        let f = features("GPs should make routine enquiries");
+        assert!(f.contains(&"gp".to_owned()), "{f:?}");
+        assert!(f.contains(&"routin".to_owned()), "{f:?}");
+        assert!(f.contains(&"routin enquiri".to_owned()), "{f:?}");
+        assert!(!f.iter().any(|w| w == "should"));
+    }
+
+    #[test]
+    fn nearest_texts_come_first() {
+        let docs = vec![
+            (
+                1,
+                "GP practices should make routine enquiry about domestic abuse".to_owned(),
+            ),
+            (
+                2,
+                "Routine enquiry about domestic abuse by GP practice staff".to_owned(),
+            ),
+            (
+                3,
+                "Police should review bail conditions for perpetrators".to_owned(),
+            ),
+            (
+                4,
+                "Housing providers should confirm identities at properties".to_owned(),
+            ),
+            (
+                5,
+                "Probation should review bail and licence conditions".to_owned(),
+            ),
+        ];
+        let n = neighbours(&docs, 2);
+        let of = |id: i32| -> Vec<i32> { n.iter().filter(|e| e.0 == id).map(|e| e.1).collect() };
+        assert_eq!(of(1).first(), Some(&2));
+        assert_eq!(of(3).first(), Some(&5));
+        assert!(n.iter().all(|e| e.2 > 0.0 && e.2 <= 1.0 && e.0 != e.1));
+        assert!(
+            of(4).is_empty(),
+            "nothing shares words with the housing text"
+        );
+    }
+}

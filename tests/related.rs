@@ -1,0 +1,143 @@
+//! How recommendations connect: related, repeats, duplicate reviews.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const REL: &str = "query($same: Boolean) { recommendations(first: 100) { nodes { id label review { title published }
+    related(first: 3, includeSameReview: $same) { score reasons recommendation { id label review { title } } }
+    repeats { score reasons recommendation { id label review { title published } } } } } }";
+
+fn find<'a>(nodes: &'a [Value], title: &str, label: &str, text_has: Option<&str>) -> &'a Value {
+    nodes
+        .iter()
+        .find(|n| {
+            n["review"]["title"] == title
+                && n["label"] == label
+                && text_has
+                    .is_none_or(|t| n["review"]["published"].as_str().unwrap().starts_with(t))
+        })
+        .unwrap_or_else(|| panic!("{title} {label}"))
+}
+
+fn top(n: &Value) -> Vec<(String, String)> {
+    n["related"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["recommendation"]["review"]["title"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                r["recommendation"]["label"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+both! {
+    async fn routine_enquiry_recommendations_rank_each_other_top_three(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let data = app.query(REL, json!({})).await;
+        let nodes = data["recommendations"]["nodes"].as_array().unwrap();
+        let bassetlaw = find(nodes, "Bassetlaw review", "5.1", None);
+        let nottingham = find(nodes, "Nottingham review", "10.4b", None);
+        // Liverpool's GP row is the third row labelled "1" of the 14-rec listing.
+        let liverpool = nodes.iter().find(|n| n["review"]["title"] == "Liverpool review"
+            && n["related"].as_array().unwrap().iter().any(|r| r["reasons"].as_array().unwrap().contains(&json!("SAME_AGENCY"))
+                && r["recommendation"]["label"] == "5.1")).expect("Liverpool GP row");
+        let b = ("Bassetlaw review".to_owned(), "5.1".to_owned());
+        let n = ("Nottingham review".to_owned(), "10.4b".to_owned());
+        let l = ("Liverpool review".to_owned(), "1".to_owned());
+        assert!(top(bassetlaw).contains(&n) && top(bassetlaw).contains(&l), "{:?}", top(bassetlaw));
+        assert!(top(nottingham).contains(&b) && top(nottingham).contains(&l), "{:?}", top(nottingham));
+        assert!(top(liverpool).contains(&b) && top(liverpool).contains(&n), "{:?}", top(liverpool));
+
+        let to_liverpool = bassetlaw["related"].as_array().unwrap().iter().find(|r| r["recommendation"]["review"]["title"] == "Liverpool review").unwrap();
+        let reasons = to_liverpool["reasons"].as_array().unwrap();
+        assert!(reasons.contains(&json!("SAME_AGENCY")) && reasons.contains(&json!("SHARED_THEME")), "{reasons:?}");
+        for node in nodes {
+            let scores: Vec<f64> = node["related"].as_array().unwrap().iter().map(|r| r["score"].as_f64().unwrap()).collect();
+            assert!(scores.windows(2).all(|w| w[0] >= w[1]));
+            assert!(node["related"].as_array().unwrap().iter().all(|r| r["recommendation"]["review"]["title"] != node["review"]["title"]
+                || r["recommendation"]["id"] != node["id"]));
+        }
+        // Same-review recommendations only when asked.
+        assert!(!top(nottingham).iter().any(|(t, _)| t == "Nottingham review"));
+        let with = app.query(REL, json!({ "same": true })).await;
+        let with_nodes = with["recommendations"]["nodes"].as_array().unwrap();
+        let nott_same = find(with_nodes, "Nottingham review", "10.4b", None);
+        assert!(top(nott_same).iter().any(|(t, _)| t == "Nottingham review"), "{:?}", top(nott_same));
+    }
+}
+
+both! {
+    async fn repeats_and_duplicate_listings(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let data = app.query(REL, json!({})).await;
+        let nodes = data["recommendations"]["nodes"].as_array().unwrap();
+        // The 2024 Southampton listing repeats the 2023 one's recommendations, word for word.
+        let later = find(nodes, "Southampton review", "1", Some("2024"));
+        let repeats = later["repeats"].as_array().unwrap();
+        assert_eq!(repeats.len(), 1, "{repeats:?}");
+        assert_eq!(repeats[0]["recommendation"]["review"]["published"], "2023-04");
+        assert!(repeats[0]["reasons"].as_array().unwrap().contains(&json!("SAME_AGENCY")));
+        let earlier = find(nodes, "Southampton review", "1", Some("2023"));
+        assert!(earlier["repeats"].as_array().unwrap().is_empty(), "nothing earlier to repeat");
+
+        let dups = app.query("{ reviews(first: 20) { nodes { title published possibleDuplicates { score review { title published } } } } }", json!({})).await;
+        for review in dups["reviews"]["nodes"].as_array().unwrap() {
+            let found = review["possibleDuplicates"].as_array().unwrap();
+            if review["title"] == "Southampton review" {
+                assert_eq!(found.len(), 1, "{review}");
+                assert_eq!(found[0]["score"], 1.0);
+                assert_ne!(found[0]["review"]["published"], review["published"]);
+            } else {
+                assert!(found.is_empty(), "{review}");
+            }
+        }
+    }
+}
+
+/// Reviews written for the test: a recommendation, and a later one repeating it.
+fn repeating_pages(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..n {
+        let page = format!(
+            "SOURCE: https://example.org/repeat-{i}/\nSource · Domestic Homicide Review\nShire {i} review\nCSP: Shire {i}\n\
+             Published: {} 2024\nExtracted: 2 recs\nSummary\nWritten for a test.\n| # | Recommendation | Addressed to |\n|---|---|---|\n\
+             | 1 | Kent Police should review how call handlers record welfare checks after repeat domestic abuse calls. | Kent Police |\n\
+             | 2 | Housing providers should confirm who is present at a property during visit {i}. | Shire {i} Homes |\n",
+            [
+                "January", "February", "March", "April", "May", "June", "July", "August"
+            ][i % 8]
+        );
+        std::fs::write(dir.path().join(format!("r{i}.txt")), page).unwrap();
+    }
+    dir
+}
+
+both! {
+    async fn related_costs_a_fixed_number_of_statements(backend: Backend) {
+        let app = TestApp::start_with(TestDb::new(backend).await, true, 250_000).await;
+        let q = "{ recommendations(first: 100) { nodes { related { reasons recommendation { label } } repeats { recommendation { label } } } } }";
+        let before = app.statements();
+        app.query(q, json!({})).await;
+        let small = app.statements() - before;
+        let dir = repeating_pages(6);
+        assert_eq!(ingest(&app.database.url, &[dir.path()]).0, 0);
+        let before = app.statements();
+        let data = app.query(q, json!({})).await;
+        let big = app.statements() - before;
+        // The list, then per field (related, repeats) its batched steps: neighbours,
+        // recommendations, agencies, themes; repeats also loads reviews.
+        assert!(small <= 10, "{small}");
+        assert_eq!(big, small, "statements grew with the data");
+        // The written pages repeat each other: later Kent Police rows list earlier ones.
+        let with_repeats = data["recommendations"]["nodes"].as_array().unwrap().iter()
+            .filter(|n| !n["repeats"].as_array().unwrap().is_empty()).count();
+        assert!(with_repeats >= 5, "{with_repeats}");
+    }
+}
