@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod curation;
 mod graph;
 mod ingest;
 mod queries;

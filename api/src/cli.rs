@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::config::{Cli, Command, IngestArgs, ServeConfig};
+use crate::config::{AgenciesArgs, AgencyAction, Cli, Command, IngestArgs, ServeConfig};
 use crate::db;
 use crate::graphql::sdl;
 use crate::ingest::files::{collect_paths, ingest_paths};
@@ -19,6 +19,7 @@ pub async fn run() -> ExitCode {
     match command {
         Command::Serve(cfg) => serve(cfg).await,
         Command::Ingest(args) => ingest(args).await,
+        Command::Agencies(args) => agencies(args).await,
         Command::Schema(_) => {
             print!("{}", sdl());
             ExitCode::SUCCESS
@@ -81,5 +82,55 @@ async fn ingest(args: IngestArgs) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+async fn agencies(args: AgenciesArgs) -> ExitCode {
+    telemetry::init(false);
+    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("dhr-graph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    use crate::curation;
+    let result = match &args.action {
+        AgencyAction::Merge { from, into } => {
+            curation::merge(&db.conn, from, into).await.map(|a| {
+                format!(
+                    "merged {from:?} into {} ({} reviews)",
+                    a.name, a.review_count
+                )
+            })
+        }
+        AgencyAction::Alias { name, agency } => curation::add_alias(&db.conn, name, agency)
+            .await
+            .map(|a| format!("{name:?} now names {}", a.name)),
+        AgencyAction::SetSector { agency, sector } => {
+            curation::set_sector(&db.conn, agency, sector)
+                .await
+                .map(|a| format!("{} is now {}", a.name, a.sector))
+        }
+        AgencyAction::Unknown => curation::unknown(&db.conn).await.map(|list| {
+            let mut out = String::from("slug\trecommendations\treviews\tname\n");
+            for a in list {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\n",
+                    a.slug, a.recommendation_count, a.review_count, a.name
+                ));
+            }
+            out.trim_end().to_owned()
+        }),
+    };
+    match result {
+        Ok(message) => {
+            println!("{message}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dhr-graph agencies: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -26,6 +26,43 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Print the GraphQL schema (SDL).
     Schema(SchemaArgs),
+    /// Curate agencies: merge, alias, set a sector, list the uncurated.
+    Agencies(AgenciesArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AgenciesArgs {
+    #[command(flatten)]
+    pub db: DbConfig,
+    #[command(subcommand)]
+    pub action: AgencyAction,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum AgencyAction {
+    /// Merge agency FROM into INTO: links and aliases move, FROM's name stays as an alias.
+    Merge {
+        /// Slug, name or alias of the agency that goes.
+        from: String,
+        /// Slug, name or alias of the agency that remains.
+        into: String,
+    },
+    /// Add NAME as another name of AGENCY; later ingests resolve NAME to it.
+    Alias {
+        /// The new name.
+        name: String,
+        /// Slug, name or alias of the agency.
+        agency: String,
+    },
+    /// Set the sector of AGENCY (POLICE, PRIMARY_CARE, ..., COLLECTIVE, OTHER).
+    SetSector {
+        /// Slug, name or alias of the agency.
+        agency: String,
+        /// The sector code.
+        sector: String,
+    },
+    /// List agencies not yet curated (sector OTHER), most recommendations first.
+    Unknown,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -1,0 +1,183 @@
+//! Curation of agencies: merge two into one, add an alias, set a sector, list the uncurated.
+//! Each change is one transaction; later ingests honour it because names resolve through
+//! the alias table first.
+
+use std::collections::BTreeSet;
+
+use entity::{agency, agency_alias, recommendation_agency};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, NotSet,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+
+use crate::domain::Sector;
+use crate::domain::normalise::{name_key, tidy};
+use crate::ingest::store::refresh_agency_counts;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CurationError {
+    #[error("no agency {0:?} (give a slug, a name or an alias)")]
+    NoAgency(String),
+    #[error("{0:?} and {1:?} are the same agency")]
+    SameAgency(String, String),
+    #[error("{alias:?} already names {owner:?}; merge the two agencies instead")]
+    AliasTaken { alias: String, owner: String },
+    #[error("{0:?} is not a name")]
+    EmptyName(String),
+    #[error("{0}")]
+    BadSector(String),
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// An agency by slug, or by any name it is known under.
+pub async fn find_agency<C: ConnectionTrait>(
+    db: &C,
+    wanted: &str,
+) -> Result<agency::Model, CurationError> {
+    if let Some(a) = agency::Entity::find()
+        .filter(agency::Column::Slug.eq(wanted.trim().to_lowercase()))
+        .one(db)
+        .await?
+    {
+        return Ok(a);
+    }
+    let alias = agency_alias::Entity::find()
+        .filter(agency_alias::Column::Key.eq(name_key(wanted)))
+        .find_also_related(agency::Entity)
+        .one(db)
+        .await?;
+    alias
+        .and_then(|(_, a)| a)
+        .ok_or_else(|| CurationError::NoAgency(wanted.to_owned()))
+}
+
+/// Merges `from` into `into`: every link moves, every alias moves, `from` goes. Returns the
+/// agency that remains.
+pub async fn merge(
+    db: &DatabaseConnection,
+    from: &str,
+    into: &str,
+) -> Result<agency::Model, CurationError> {
+    let txn = db.begin().await?;
+    let source = find_agency(&txn, from).await?;
+    let target = find_agency(&txn, into).await?;
+    if source.id == target.id {
+        return Err(CurationError::SameAgency(from.into(), into.into()));
+    }
+    // A recommendation addressed to both keeps one link, to the target.
+    let both: Vec<i32> = recommendation_agency::Entity::find()
+        .filter(recommendation_agency::Column::AgencyId.eq(target.id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|l| l.recommendation_id)
+        .collect();
+    recommendation_agency::Entity::delete_many()
+        .filter(recommendation_agency::Column::AgencyId.eq(source.id))
+        .filter(recommendation_agency::Column::RecommendationId.is_in(both))
+        .exec(&txn)
+        .await?;
+    recommendation_agency::Entity::update_many()
+        .col_expr(
+            recommendation_agency::Column::AgencyId,
+            Expr::value(target.id),
+        )
+        .filter(recommendation_agency::Column::AgencyId.eq(source.id))
+        .exec(&txn)
+        .await?;
+    agency_alias::Entity::update_many()
+        .col_expr(agency_alias::Column::AgencyId, Expr::value(target.id))
+        .filter(agency_alias::Column::AgencyId.eq(source.id))
+        .exec(&txn)
+        .await?;
+    // The merged agency's canonical name stays findable.
+    let key = name_key(&source.name);
+    if agency_alias::Entity::find()
+        .filter(agency_alias::Column::Key.eq(key.as_str()))
+        .one(&txn)
+        .await?
+        .is_none()
+    {
+        agency_alias::ActiveModel {
+            id: NotSet,
+            agency_id: Set(target.id),
+            name: Set(source.name.clone()),
+            key: Set(key),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    agency::Entity::delete_by_id(source.id).exec(&txn).await?;
+    refresh_agency_counts(&txn, &BTreeSet::from([target.id])).await?;
+    let merged = agency::Entity::find_by_id(target.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| CurationError::NoAgency(into.to_owned()))?;
+    txn.commit().await?;
+    Ok(merged)
+}
+
+/// Adds `name` as another name of the agency.
+pub async fn add_alias(
+    db: &DatabaseConnection,
+    name: &str,
+    agency: &str,
+) -> Result<agency::Model, CurationError> {
+    let key = name_key(name);
+    if key.is_empty() {
+        return Err(CurationError::EmptyName(name.to_owned()));
+    }
+    let txn = db.begin().await?;
+    let target = find_agency(&txn, agency).await?;
+    if let Some(existing) = agency_alias::Entity::find()
+        .filter(agency_alias::Column::Key.eq(key.as_str()))
+        .find_also_related(agency::Entity)
+        .one(&txn)
+        .await?
+    {
+        return match existing.1 {
+            Some(owner) if owner.id == target.id => Ok(target),
+            Some(owner) => Err(CurationError::AliasTaken {
+                alias: name.to_owned(),
+                owner: owner.name,
+            }),
+            None => Err(CurationError::NoAgency(agency.to_owned())),
+        };
+    }
+    agency_alias::ActiveModel {
+        id: NotSet,
+        agency_id: Set(target.id),
+        name: Set(tidy(name)),
+        key: Set(key),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(target)
+}
+
+/// Sets the agency's sector.
+pub async fn set_sector(
+    db: &DatabaseConnection,
+    agency: &str,
+    sector: &str,
+) -> Result<agency::Model, CurationError> {
+    let sector: Sector = sector.parse().map_err(CurationError::BadSector)?;
+    let found = find_agency(db, agency).await?;
+    let mut update: agency::ActiveModel = found.into();
+    update.sector = Set(sector.code().to_owned());
+    Ok(update.update(db).await?)
+}
+
+/// Agencies not yet curated (sector `OTHER`), most recommendations first.
+pub async fn unknown(db: &DatabaseConnection) -> Result<Vec<agency::Model>, CurationError> {
+    Ok(agency::Entity::find()
+        .filter(agency::Column::Sector.eq(Sector::Other.code()))
+        .order_by_desc(agency::Column::RecommendationCount)
+        .order_by_desc(agency::Column::ReviewCount)
+        .order_by_asc(agency::Column::Name)
+        .all(db)
+        .await?)
+}
