@@ -141,3 +141,41 @@ both! {
         assert!(with_repeats >= 5, "{with_repeats}");
     }
 }
+
+both! {
+    async fn merging_a_duplicate_listing_is_final(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let url = app.database.url.clone();
+        let q = "{ reviews(filter: { csp: \"southampton\" }) { totalCount nodes { id published possibleDuplicates { review { id } } } }
+                   agency(slug: \"southampton-safe-city-partnership\") { reviewCount }
+                   search(query: \"Polish\") { totalCount } all: reviews { totalCount } }";
+        let before = app.query(q, json!({})).await;
+        let nodes = before["reviews"]["nodes"].as_array().unwrap();
+        let keep = nodes.iter().find(|n| n["published"] == "2023-04").unwrap()["id"].as_str().unwrap().to_owned();
+        let drop = nodes.iter().find(|n| n["published"] == "2024-02").unwrap()["id"].as_str().unwrap().to_owned();
+        assert_eq!(before["agency"]["reviewCount"], 2);
+
+        let (code, out, err) = cli(&["reviews", "--database-url", &url, "merge", &keep, &drop]);
+        assert_eq!(code, 0, "{out}{err}");
+        let after = app.query(q, json!({})).await;
+        assert_eq!(after["reviews"]["totalCount"], 1);
+        assert_eq!(after["reviews"]["nodes"][0]["id"], keep.as_str());
+        assert_eq!(after["reviews"]["nodes"][0]["possibleDuplicates"], json!([]));
+        assert_eq!(after["agency"]["reviewCount"], 1);
+        assert_eq!(after["all"]["totalCount"], 10);
+        assert!(after["search"]["totalCount"].as_i64().unwrap() < before["search"]["totalCount"].as_i64().unwrap());
+
+        // Ingesting the merged listing again does not bring it back.
+        let (code, out, _) = ingest(&url, &[&fixture("southampton-65cf3168.txt")]);
+        assert_eq!(code, 0);
+        assert!(out.contains("merged into another review"), "{out}");
+        assert_eq!(app.query(q, json!({})).await["all"]["totalCount"], 10);
+
+        let (code, _, err) = cli(&["reviews", "--database-url", &url, "merge", &keep, &keep]);
+        assert_eq!(code, 1);
+        assert!(err.contains("itself"), "{err}");
+        let (code, _, err) = cli(&["reviews", "--database-url", &url, "merge", &keep, "nonsense"]);
+        assert_eq!(code, 2);
+        assert!(err.contains("DROP"), "{err}");
+    }
+}

@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::config::{AgenciesArgs, AgencyAction, Cli, Command, IngestArgs, ServeConfig};
+use crate::config::{
+    AgenciesArgs, AgencyAction, Cli, Command, IngestArgs, ReviewAction, ReviewsArgs, ServeConfig,
+};
 use crate::db;
 use crate::graphql::sdl;
 use crate::ingest::files::{collect_paths, ingest_paths};
@@ -20,6 +22,7 @@ pub async fn run() -> ExitCode {
         Command::Serve(cfg) => serve(cfg).await,
         Command::Ingest(args) => ingest(args).await,
         Command::Agencies(args) => agencies(args).await,
+        Command::Reviews(args) => reviews(args).await,
         Command::Schema(_) => {
             print!("{}", sdl());
             ExitCode::SUCCESS
@@ -130,6 +133,47 @@ async fn agencies(args: AgenciesArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("dhr-graph agencies: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn reviews(args: ReviewsArgs) -> ExitCode {
+    telemetry::init(false);
+    let ReviewAction::Merge { keep, drop } = &args.action;
+    let parse = |name: &str, v: &str| -> Result<i32, String> {
+        crate::graphql::ids::decode_as(
+            name,
+            &async_graphql::ID(v.to_owned()),
+            crate::graphql::ids::Kind::Review,
+        )
+        .map_err(|e| format!("{e}"))
+    };
+    let (keep_id, drop_id) = match (parse("KEEP", keep), parse("DROP", drop)) {
+        (Ok(k), Ok(d)) => (k, d),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("dhr-graph reviews: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("dhr-graph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match crate::curation::merge_reviews(&db.conn, keep_id, drop_id).await {
+        Ok(kept) => {
+            if let Err(e) = crate::similarity::rebuild(&db.conn).await {
+                eprintln!("dhr-graph reviews: merged, but rebuilding similarity failed: {e}");
+                return ExitCode::FAILURE;
+            }
+            println!("merged {drop} into {} ({})", kept.title, kept.published);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dhr-graph reviews: {e}");
             ExitCode::FAILURE
         }
     }

@@ -28,6 +28,27 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Curate agencies: merge, alias, set a sector, list the uncurated.
     Agencies(AgenciesArgs),
+    /// Curate reviews: merge a duplicate listing into the review it repeats.
+    Reviews(ReviewsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReviewsArgs {
+    #[command(flatten)]
+    pub db: DbConfig,
+    #[command(subcommand)]
+    pub action: ReviewAction,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ReviewAction {
+    /// Merge review DROP (a duplicate listing) into KEEP. Ids as the API shows them.
+    Merge {
+        /// The review that remains.
+        keep: String,
+        /// The duplicate listing that goes.
+        drop: String,
+    },
 }
 
 #[derive(Args, Debug, Clone)]

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use entity::{agency, agency_alias, recommendation_agency};
+use entity::{
+    agency, agency_alias, recommendation, recommendation_agency, review, review_alias, review_csp,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, NotSet,
@@ -27,6 +29,10 @@ pub enum CurationError {
     EmptyName(String),
     #[error("{0}")]
     BadSector(String),
+    #[error("no review {0:?}")]
+    NoReview(String),
+    #[error("a review cannot be merged into itself")]
+    SameReview,
     #[error("database error: {0}")]
     Db(#[from] DbErr),
 }
@@ -180,4 +186,79 @@ pub async fn unknown(db: &DatabaseConnection) -> Result<Vec<agency::Model>, Cura
         .order_by_asc(agency::Column::Name)
         .all(db)
         .await?)
+}
+
+/// Merges the duplicate listing `drop` into `keep`: `keep`'s recommendations stay, `drop`'s
+/// CSPs are added to it, `drop` goes, and its source key is remembered so that ingesting its
+/// page again is recognised instead of bringing the duplicate back.
+pub async fn merge_reviews(
+    db: &DatabaseConnection,
+    keep: i32,
+    drop: i32,
+) -> Result<review::Model, CurationError> {
+    if keep == drop {
+        return Err(CurationError::SameReview);
+    }
+    let txn = db.begin().await?;
+    let kept = review::Entity::find_by_id(keep)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| CurationError::NoReview(keep.to_string()))?;
+    let gone = review::Entity::find_by_id(drop)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| CurationError::NoReview(drop.to_string()))?;
+
+    let csps_of = |id: i32| {
+        review_csp::Entity::find()
+            .filter(review_csp::Column::ReviewId.eq(id))
+            .order_by_asc(review_csp::Column::Position)
+            .all(&txn)
+    };
+    let kept_csps = csps_of(keep).await?;
+    let mut position = kept_csps.len() as i32;
+    for link in csps_of(drop).await? {
+        if !kept_csps.iter().any(|k| k.csp_id == link.csp_id) {
+            position += 1;
+            review_csp::ActiveModel {
+                review_id: Set(keep),
+                csp_id: Set(link.csp_id),
+                position: Set(position),
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+
+    let recs: Vec<i32> = recommendation::Entity::find()
+        .filter(recommendation::Column::ReviewId.eq(drop))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let touched: BTreeSet<i32> = recommendation_agency::Entity::find()
+        .filter(recommendation_agency::Column::RecommendationId.is_in(recs.clone()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|l| l.agency_id)
+        .collect();
+    crate::search::remove_review(&txn, drop, &recs).await?;
+    review_alias::Entity::update_many()
+        .col_expr(review_alias::Column::ReviewId, Expr::value(keep))
+        .filter(review_alias::Column::ReviewId.eq(drop))
+        .exec(&txn)
+        .await?;
+    review::Entity::delete_by_id(drop).exec(&txn).await?;
+    review_alias::ActiveModel {
+        id: NotSet,
+        source_key: Set(gone.source_key),
+        review_id: Set(keep),
+    }
+    .insert(&txn)
+    .await?;
+    refresh_agency_counts(&txn, &touched).await?;
+    txn.commit().await?;
+    Ok(kept)
 }

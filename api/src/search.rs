@@ -89,6 +89,30 @@ pub async fn index_review<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Removes the index rows of a review and of the given recommendations.
+pub async fn remove_review<C: ConnectionTrait>(
+    db: &C,
+    review_id: i32,
+    recs: &[i32],
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let mut keys: Vec<i64> = recs.iter().map(|r| rec_key(*r)).collect();
+    keys.push(review_key(review_id));
+    for chunk in keys.chunks(500) {
+        let (list, values) = in_list(chunk);
+        db.execute_raw(statement(
+            backend,
+            &format!(
+                "DELETE FROM search_index WHERE {} IN ({list})",
+                key_col(backend)
+            ),
+            values,
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// The words of a query, lower-cased; operators and punctuation are not passed to the engine,
 /// so no input can make its query syntax fail.
 pub fn terms(query: &str) -> Vec<String> {

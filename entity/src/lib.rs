@@ -13,6 +13,7 @@ pub mod recommendation_agency;
 pub mod recommendation_similarity;
 pub mod recommendation_theme;
 pub mod review;
+pub mod review_alias;
 pub mod review_csp;
 pub mod theme;
 

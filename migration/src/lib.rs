@@ -7,6 +7,7 @@ mod m20261122_000001_create_graph;
 mod m20261122_000002_themes;
 mod m20261122_000003_search;
 mod m20261122_000004_similarity;
+mod m20261122_000005_review_alias;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_themes::Migration),
             Box::new(m20261122_000003_search::Migration),
             Box::new(m20261122_000004_similarity::Migration),
+            Box::new(m20261122_000005_review_alias::Migration),
         ]
     }
 }

@@ -126,6 +126,12 @@ pub async fn ingest_paths(
                     Outcome::Added => summary.added += 1,
                     Outcome::Updated => summary.updated += 1,
                     Outcome::Unchanged => summary.unchanged += 1,
+                    Outcome::Merged => {
+                        summary.unchanged += 1;
+                        summary.notes.push(format!(
+                            "{shown}: a listing merged into another review; not stored again"
+                        ));
+                    }
                 }
                 summary.incomplete += usize::from(report.stored.incomplete);
                 summary.recommendations += report.stored.recommendations;

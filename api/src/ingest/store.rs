@@ -31,6 +31,8 @@ pub enum Outcome {
     Added,
     Updated,
     Unchanged,
+    /// The page is a listing merged into another review (`reviews merge`): nothing written.
+    Merged,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +75,19 @@ pub fn content_hash(page: &ParsedPage) -> String {
 pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result<Stored, DbErr> {
     let key = source_key(page);
     let hash = content_hash(page);
+    if let Some(alias) = entity::review_alias::Entity::find()
+        .filter(entity::review_alias::Column::SourceKey.eq(key.as_str()))
+        .one(db)
+        .await?
+    {
+        return Ok(Stored {
+            review_id: alias.review_id,
+            outcome: Outcome::Merged,
+            incomplete: false,
+            recommendations: 0,
+            new_agencies: 0,
+        });
+    }
     let existing = review::Entity::find()
         .filter(review::Column::SourceKey.eq(key.as_str()))
         .one(db)
