@@ -164,7 +164,7 @@ fn written_pages(n: usize) -> tempfile::TempDir {
 
 both! {
     async fn graph_questions_cost_a_fixed_number_of_statements(backend: Backend) {
-        let app = TestApp::start_with(TestDb::new(backend).await, true, 250_000).await;
+        let app = TestApp::with_samples(backend).await;
         let queries = [
             ("recurringAgencies", "{ recurringAgencies(minReviews: 1, first: 50) { nodes { agency { name sector } reviewCount csps { name } } } }"),
             ("agencyNetwork", "{ agencyNetwork { nodes { agency { name } reviewCount } edges { source { name } target { name } sharedReviews } } }"),

@@ -150,11 +150,6 @@ impl TestApp {
     }
 
     pub async fn start(database: TestDb, samples: bool) -> Self {
-        Self::start_with(database, samples, 25_000).await
-    }
-
-    /// Starts the app with a given DataLoader batching window (microseconds).
-    pub async fn start_with(database: TestDb, samples: bool, batch_delay_us: u64) -> Self {
         if std::env::var("TEST_LOG").is_ok() {
             dhr_graph_api::telemetry::init(false);
         }
@@ -162,9 +157,6 @@ impl TestApp {
         cfg.listen = "127.0.0.1:0".parse().unwrap();
         cfg.no_samples = !samples;
         cfg.db.db_pool_size = 4;
-        // Wider than production: a debug build on a loaded 2-core machine resolves a list
-        // slowly, and every sibling must register its key within the window.
-        cfg.batch_delay_us = batch_delay_us;
         let app = Application::build(&cfg).await.expect("app starts");
         let addr = app.local_addr();
         let db = app.db.clone();

@@ -121,7 +121,7 @@ fn repeating_pages(n: usize) -> tempfile::TempDir {
 
 both! {
     async fn related_costs_a_fixed_number_of_statements(backend: Backend) {
-        let app = TestApp::start_with(TestDb::new(backend).await, true, 250_000).await;
+        let app = TestApp::with_samples(backend).await;
         let q = "{ recommendations(first: 100) { nodes { related { reasons recommendation { label } } repeats { recommendation { label } } } } }";
         let before = app.statements();
         app.query(q, json!({})).await;

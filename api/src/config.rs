@@ -115,9 +115,9 @@ pub struct ServeConfig {
     /// Seconds a request may take before it is answered 408 and dropped.
     #[arg(long, env = "DHR_GRAPH_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout_secs: u64,
-    /// Microseconds a DataLoader gathers keys before it queries. Longer batches more reliably
-    /// under CPU contention; shorter answers sooner.
-    #[arg(long, env = "DHR_GRAPH_BATCH_DELAY_US", default_value_t = 2000)]
+    /// Extra microseconds a DataLoader waits for keys after the resolver pass that asked for
+    /// them has ended. Batches are complete without it; it exists for experiments.
+    #[arg(long, env = "DHR_GRAPH_BATCH_DELAY_US", default_value_t = 0)]
     pub batch_delay_us: u64,
     /// Origins allowed by CORS, comma-separated; `*` allows any (reads are public by default).
     #[arg(

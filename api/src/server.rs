@@ -23,13 +23,15 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::ServeConfig;
 use crate::db::{self, Db};
-use crate::graphql::{AppSchema, build_schema};
+use crate::graphql::{AppSchema, build_schema, execute};
 use crate::ingest::samples;
 
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
     pub db: Db,
+    /// Extra time loaders wait for keys beyond the end of a poll pass (normally none).
+    pub batch_delay: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +71,8 @@ impl Application {
         let router = router(
             cfg,
             AppState {
-                schema: build_schema(db.clone(), Duration::from_micros(cfg.batch_delay_us)),
+                schema: build_schema(db.clone()),
+                batch_delay: Duration::from_micros(cfg.batch_delay_us),
                 db: db.clone(),
             },
         );
@@ -171,7 +174,14 @@ pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
 }
 
 async fn graphql_post(State(state): State<AppState>, req: GraphQLRequest) -> GraphQLResponse {
-    state.schema.execute(req.into_inner()).await.into()
+    execute(
+        &state.schema,
+        &state.db,
+        req.into_inner(),
+        state.batch_delay,
+    )
+    .await
+    .into()
 }
 
 /// GET runs a query from the URL; a browser asking for the page without a query gets GraphiQL.
@@ -189,7 +199,10 @@ async fn graphql_get(
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
     match parse_query_string(&query) {
-        Ok(req) => GraphQLResponse::from(state.schema.execute(req).await).into_response(),
+        Ok(req) => {
+            GraphQLResponse::from(execute(&state.schema, &state.db, req, state.batch_delay).await)
+                .into_response()
+        }
         Err(e) => (
             StatusCode::BAD_REQUEST,
             axum::Json(serde_json::json!({

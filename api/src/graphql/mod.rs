@@ -1,6 +1,7 @@
 //! The GraphQL schema, built in one place and used by the server, the tests and the
 //! `schema` command.
 
+pub mod batch;
 pub mod enums;
 pub mod filters;
 pub mod graph_query;
@@ -31,50 +32,58 @@ fn builder() -> SchemaBuilder<query::Query, EmptyMutation, EmptySubscription> {
         .extension(crate::error::ErrorCodes)
 }
 
-/// The schema with its data: database and loaders. `batch_delay` is how long a loader
-/// gathers keys before it queries: every sibling field of a list must register its key
-/// within it for the list to cost one statement.
-pub fn build_schema(db: Db, batch_delay: Duration) -> AppSchema {
-    let conn = db.conn.clone();
-    let spawn = |f| {
-        tokio::spawn(f);
-    };
+/// The schema with its data (the database). Loaders are per request: see [`execute`].
+pub fn build_schema(db: Db) -> AppSchema {
+    builder().data(db).finish()
+}
+
+/// Executes a request with its own loaders, batching by poll pass (see [`batch`]).
+pub async fn execute(
+    schema: &AppSchema,
+    db: &Db,
+    request: async_graphql::Request,
+    extra_delay: Duration,
+) -> async_graphql::Response {
+    let pass = batch::PassFlag::default();
+    let request = with_loaders(request, &db.conn, &pass, extra_delay);
+    pass.track(schema.execute(request)).await
+}
+
+fn with_loaders(
+    request: async_graphql::Request,
+    conn: &sea_orm::DatabaseConnection,
+    pass: &batch::PassFlag,
+    delay: Duration,
+) -> async_graphql::Request {
     macro_rules! loader {
         ($l:expr) => {
-            DataLoader::new($l, spawn).delay(batch_delay)
+            DataLoader::new($l, pass.spawner()).delay(delay)
         };
     }
-    builder()
-        .data(loader!(ReviewById(conn.clone())))
-        .data(loader!(CspById(conn.clone())))
-        .data(loader!(AgencyById(conn.clone())))
-        .data(loader!(RecommendationById(conn.clone())))
-        .data(loader!(CspsByReview(conn.clone())))
-        .data(loader!(AgenciesByRecommendation(conn.clone())))
-        .data(loader!(AliasesByAgency(conn.clone())))
-        .data(loader!(ChildPages::<ReviewRecommendations>::new(
-            conn.clone()
-        )))
-        .data(loader!(ChildPages::<ReviewAgencies>::new(conn.clone())))
-        .data(loader!(ChildPages::<CspReviews>::new(conn.clone())))
-        .data(loader!(ChildPages::<CspAgencies>::new(conn.clone())))
-        .data(loader!(ChildPages::<AgencyReviews>::new(conn.clone())))
-        .data(loader!(ChildPages::<AgencyRecommendations>::new(
-            conn.clone()
-        )))
-        .data(loader!(ChildPages::<AgencyTraceReviews>::new(conn.clone())))
-        .data(loader!(AddressedInReview(conn.clone())))
-        .data(loader!(CoAddressed(conn.clone())))
-        .data(loader!(ThemeById(conn.clone())))
-        .data(loader!(TagsByRecommendation(conn.clone())))
-        .data(loader!(ThemeCounts(conn.clone())))
-        .data(loader!(ChildPages::<ThemeRecommendations>::new(
-            conn.clone()
-        )))
-        .data(loader!(Neighbours(conn.clone())))
-        .data(loader!(PossibleDuplicates(conn)))
-        .data(db)
-        .finish()
+    let c = || conn.clone();
+    request
+        .data(loader!(ReviewById(c())))
+        .data(loader!(CspById(c())))
+        .data(loader!(AgencyById(c())))
+        .data(loader!(RecommendationById(c())))
+        .data(loader!(CspsByReview(c())))
+        .data(loader!(AgenciesByRecommendation(c())))
+        .data(loader!(AliasesByAgency(c())))
+        .data(loader!(ChildPages::<ReviewRecommendations>::new(c())))
+        .data(loader!(ChildPages::<ReviewAgencies>::new(c())))
+        .data(loader!(ChildPages::<CspReviews>::new(c())))
+        .data(loader!(ChildPages::<CspAgencies>::new(c())))
+        .data(loader!(ChildPages::<AgencyReviews>::new(c())))
+        .data(loader!(ChildPages::<AgencyRecommendations>::new(c())))
+        .data(loader!(ChildPages::<AgencyTraceReviews>::new(c())))
+        .data(loader!(AddressedInReview(c())))
+        .data(loader!(CoAddressed(c())))
+        .data(loader!(ThemeById(c())))
+        .data(loader!(TagsByRecommendation(c())))
+        .data(loader!(ThemeCounts(c())))
+        .data(loader!(ChildPages::<ThemeRecommendations>::new(c())))
+        .data(loader!(Neighbours(c())))
+        .data(loader!(PossibleDuplicates(c())))
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
