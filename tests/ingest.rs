@@ -170,3 +170,48 @@ both! {
         assert_eq!(after["agency"]["reviewCount"], 1);
     }
 }
+
+/// `n` pages in a folder of their own, all addressed to the same new and curated agencies.
+fn batch_of_pages(tag: &str, n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..n {
+        let page = format!(
+            "SOURCE: https://example.org/{tag}-{i}/\nSource · Domestic Homicide Review\n{tag} {i} review\n\
+             CSP: Shared Partnership\nPublished: June 2024\nExtracted: 2 recs\nSummary\nWritten for a test.\n\
+             | # | Recommendation | Addressed to |\n|---|---|---|\n\
+             | 1 | Share risk information at every contact ({tag} {i}). | Brand New Shared Body | Kent Police |\n\
+             | 2 | Train staff in routine enquiry ({tag} {i}). | GP practice |\n"
+        );
+        std::fs::write(dir.path().join(format!("{tag}-{i}.txt")), page).unwrap();
+    }
+    dir
+}
+
+both! {
+    async fn concurrent_ingests_all_land_without_duplicates(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let dirs: Vec<_> = (0..4).map(|w| batch_of_pages(&format!("w{w}"), 6)).collect();
+        let url = app.database.url.clone();
+        let runs: Vec<_> = dirs
+            .iter()
+            .map(|d| {
+                let (url, path) = (url.clone(), d.path().to_owned());
+                std::thread::spawn(move || ingest(&url, &[&path]))
+            })
+            .collect();
+        for run in runs {
+            let (code, out, err) = run.join().unwrap();
+            assert_eq!(code, 0, "{out}{err}");
+            assert!(!err.contains("locked") && !out.contains("locked"), "{out}{err}");
+        }
+        let data = app.query("{ reviews { totalCount } csps { totalCount }
+            shared: agency(slug: \"brand-new-shared-body\") { reviewCount recommendationCount }
+            gp: agency(slug: \"gp-practice\") { reviewCount } agencies { totalCount } }", json!({})).await;
+        assert_eq!(data["reviews"]["totalCount"], 24);
+        assert_eq!(data["csps"]["totalCount"], 1, "one CSP, created once");
+        assert_eq!(data["agencies"]["totalCount"], 3, "each agency created once");
+        assert_eq!(data["shared"]["reviewCount"], 24);
+        assert_eq!(data["shared"]["recommendationCount"], 24);
+        assert_eq!(data["gp"]["reviewCount"], 24);
+    }
+}

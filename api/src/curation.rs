@@ -10,7 +10,7 @@ use entity::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, NotSet,
-    QueryFilter, QueryOrder, Set, TransactionTrait,
+    QueryFilter, QueryOrder, Set,
 };
 
 use crate::domain::Sector;
@@ -66,7 +66,7 @@ pub async fn merge(
     from: &str,
     into: &str,
 ) -> Result<agency::Model, CurationError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let source = find_agency(&txn, from).await?;
     let target = find_agency(&txn, into).await?;
     if source.id == target.id {
@@ -135,7 +135,7 @@ pub async fn add_alias(
     if key.is_empty() {
         return Err(CurationError::EmptyName(name.to_owned()));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let target = find_agency(&txn, agency).await?;
     if let Some(existing) = agency_alias::Entity::find()
         .filter(agency_alias::Column::Key.eq(key.as_str()))
@@ -199,7 +199,7 @@ pub async fn merge_reviews(
     if keep == drop {
         return Err(CurationError::SameReview);
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let kept = review::Entity::find_by_id(keep)
         .one(&txn)
         .await?

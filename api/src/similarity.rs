@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 use entity::{recommendation, recommendation_similarity};
 use rust_stemmers::{Algorithm, Stemmer};
 use sea_orm::{
-    DatabaseConnection, DbErr, EntityTrait, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryOrder, QuerySelect,
+    Set,
 };
 
 /// Neighbours kept per recommendation.
@@ -212,16 +213,22 @@ pub fn neighbours(docs: &[(i32, String)], k: usize) -> Vec<(i32, i32, f64)> {
 /// Recomputes every recommendation's neighbours and replaces the stored edges, in one
 /// transaction. Returns the number of edges.
 pub async fn rebuild(db: &DatabaseConnection) -> Result<usize, DbErr> {
+    // Rebuilds run one at a time, each reading the recommendations under its own lock, so
+    // two concurrent ingest runs cannot interleave a delete and another's inserts.
+    let txn = crate::db::begin_write(db).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({REBUILD_LOCK})"))
+            .await?;
+    }
     let docs: Vec<(i32, String)> = recommendation::Entity::find()
         .select_only()
         .column(recommendation::Column::Id)
         .column(recommendation::Column::Text)
         .order_by_asc(recommendation::Column::Id)
         .into_tuple()
-        .all(db)
+        .all(&txn)
         .await?;
     let edges = neighbours(&docs, TOP_K);
-    let txn = db.begin().await?;
     recommendation_similarity::Entity::delete_many()
         .exec(&txn)
         .await?;
@@ -240,6 +247,9 @@ pub async fn rebuild(db: &DatabaseConnection) -> Result<usize, DbErr> {
     txn.commit().await?;
     Ok(edges.len())
 }
+
+/// Key of the PostgreSQL advisory lock that serialises rebuilds ("DHRS" in ASCII).
+const REBUILD_LOCK: i64 = 0x4448_5253;
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ pub mod samples;
 pub mod store;
 pub mod themes;
 
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 
 pub use parse::{NoteKind, ParseError, ParsedPage, RowNote, parse_page};
 pub use store::{Outcome, Stored};
@@ -28,14 +28,35 @@ pub struct PageReport {
     pub notes: Vec<RowNote>,
 }
 
+/// Attempts of one page's transaction when a concurrent writer created the same CSP or
+/// agency first (a unique key clash): the retry finds the committed row and uses it.
+const ATTEMPTS: usize = 3;
+
 /// Parses and stores one page in its own transaction: all of it lands, or none.
 pub async fn ingest_text(db: &DatabaseConnection, text: &str) -> Result<PageReport, IngestError> {
     let page = parse_page(text)?;
-    let txn = db.begin().await?;
-    let stored = store::store_page(&txn, &page).await?;
-    txn.commit().await?;
-    Ok(PageReport {
-        stored,
-        notes: page.notes,
-    })
+    let mut attempt = 1;
+    loop {
+        let txn = crate::db::begin_write(db).await?;
+        let result = match store::store_page(&txn, &page).await {
+            Ok(stored) => txn.commit().await.map(|()| stored),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(stored) => {
+                return Ok(PageReport {
+                    stored,
+                    notes: page.notes,
+                });
+            }
+            Err(e)
+                if attempt < ATTEMPTS
+                    && matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
+            {
+                tracing::debug!(attempt, error = %e, "concurrent writer created the same row; retrying");
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
