@@ -419,8 +419,26 @@ pub async fn refresh_agency_counts<C: ConnectionTrait>(
         return Ok(());
     }
     let ids: Vec<i32> = agency_ids.iter().copied().collect();
+    let backend = db.get_database_backend();
     for chunk in ids.chunks(500) {
         let (list, values) = in_list(chunk);
+        if backend == sea_orm::DbBackend::Postgres {
+            // Concurrent writers: wait for the others' links to commit before counting, or the
+            // later commit writes a count that misses the earlier one's (a lost update).
+            // NO KEY UPDATE, in id order: compatible with the KEY SHARE locks that inserting
+            // links took, and no two refreshes can deadlock. (SQLite writers are serialised.)
+            db.execute_raw(Statement::from_sql_and_values(
+                backend,
+                crate::sql::placeholders(
+                    backend,
+                    &format!(
+                        "SELECT id FROM agency WHERE id IN ({list}) ORDER BY id FOR NO KEY UPDATE"
+                    ),
+                ),
+                values.clone(),
+            ))
+            .await?;
+        }
         let sql = format!(
             "UPDATE agency SET \
                review_count = (SELECT COUNT(DISTINCT r.review_id) FROM recommendation_agency ra \
@@ -429,7 +447,6 @@ pub async fn refresh_agency_counts<C: ConnectionTrait>(
                  WHERE ra.agency_id = agency.id) \
              WHERE id IN ({list})"
         );
-        let backend = db.get_database_backend();
         db.execute_raw(Statement::from_sql_and_values(
             backend,
             crate::sql::placeholders(backend, &sql),
