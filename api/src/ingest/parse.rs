@@ -338,11 +338,12 @@ fn parse_table_rows(page: &mut ParsedPage, body: &[(usize, &str)]) -> Result<(),
         }
         let label = tidy(first);
         let text = cells.get(1).map(|t| tidy(t)).unwrap_or_default();
+        // A cell with no letter or digit ("—", "-") names nobody.
         let addressees: Vec<String> = cells
             .iter()
             .skip(2)
             .map(|c| tidy(c))
-            .filter(|c| !c.is_empty())
+            .filter(|c| c.chars().any(char::is_alphanumeric))
             .collect();
         // A truncated page ends mid-row: no closing bar, or (cut exactly at a bar) a last row
         // without its addressee on a page that lost its footer.
@@ -565,6 +566,34 @@ mod tests {
             None
         );
         assert_eq!(split_flat_addressee("No sentence end at all"), None);
+    }
+
+    #[test]
+    fn a_dash_names_nobody() {
+        let p = parse_page(&TABLE.replace("| GP practice |", "| — |")).unwrap();
+        assert!(p.rows[0].addressees.is_empty());
+    }
+
+    /// Real captures are cut anywhere: every prefix of every sample page parses or fails
+    /// cleanly, and a page that parses never holds more rows than it states.
+    #[test]
+    fn every_truncation_of_the_samples_is_safe() {
+        for (name, text) in crate::ingest::samples::SAMPLE_PAGES {
+            let mut cases = 0;
+            for (cut, _) in text.char_indices().step_by(3) {
+                cases += 1;
+                if let Ok(page) = parse_page(&text[..cut]) {
+                    if let Some(stated) = page.stated_count {
+                        assert!(page.rows.len() <= stated as usize, "{name} cut at {cut}");
+                    }
+                    assert!(
+                        page.rows.iter().all(|r| !r.text.is_empty()),
+                        "{name} cut at {cut}"
+                    );
+                }
+            }
+            assert!(cases > 100, "{name}");
+        }
     }
 
     #[test]
