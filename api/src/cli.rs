@@ -169,7 +169,11 @@ async fn reviews(args: ReviewsArgs) -> ExitCode {
                 eprintln!("dhr-graph reviews: merged, but rebuilding similarity failed: {e}");
                 return ExitCode::FAILURE;
             }
-            println!("merged {drop} into {} ({})", kept.title, kept.published);
+            println!(
+                "merged {drop} into {} ({})",
+                kept.title,
+                kept.published.as_deref().unwrap_or("month unknown")
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

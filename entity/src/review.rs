@@ -13,8 +13,9 @@ pub struct Model {
     pub source_key: String,
     /// Title or pseudonym as published ("Bassetlaw review", "Victoria").
     pub title: String,
-    /// Publication month as `YYYY-MM`: sorts as text on every engine.
-    pub published: String,
+    /// Publication month as `YYYY-MM` (sorts as text on every engine); unknown for records
+    /// imported from the DHRD dataset, which gives none.
+    pub published: Option<String>,
     pub year_of_death: Option<i32>,
     pub summary: String,
     pub source_url: Option<String>,

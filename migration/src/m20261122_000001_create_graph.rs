@@ -199,7 +199,7 @@ impl MigrationTrait for Migration {
                             .unique_key(),
                     )
                     .col(ColumnDef::new(Review::Title).string().not_null())
-                    .col(ColumnDef::new(Review::Published).string_len(7).not_null())
+                    .col(ColumnDef::new(Review::Published).string_len(7).null())
                     .col(ColumnDef::new(Review::YearOfDeath).integer().null())
                     .col(ColumnDef::new(Review::Summary).text().not_null())
                     .col(ColumnDef::new(Review::SourceUrl).string().null())

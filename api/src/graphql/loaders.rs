@@ -314,7 +314,7 @@ impl ChildList for CspReviews {
     const PARENT: &'static str = "rc.csp_id";
     const FROM: &'static str =
         "review r JOIN review_csp rc ON rc.review_id = r.id WHERE rc.csp_id IN ({in})";
-    const ORDER: &'static str = "r.published DESC, r.id DESC";
+    const ORDER: &'static str = "COALESCE(r.published, '') DESC, r.id DESC";
 }
 
 /// `Csp.agencies`: agencies addressed by the CSP's reviews, most reviews first.
@@ -339,7 +339,7 @@ impl ChildList for AgencyReviews {
     const FROM: &'static str = "review r JOIN (SELECT DISTINCT ra.agency_id, rec.review_id \
         FROM recommendation_agency ra JOIN recommendation rec ON rec.id = ra.recommendation_id \
         WHERE ra.agency_id IN ({in})) x ON x.review_id = r.id";
-    const ORDER: &'static str = "r.published DESC, r.id DESC";
+    const ORDER: &'static str = "COALESCE(r.published, '') DESC, r.id DESC";
 }
 
 /// `Agency.recommendations`: newest review first, printed order within a review.
@@ -351,7 +351,8 @@ impl ChildList for AgencyRecommendations {
     const FROM: &'static str = "recommendation rec \
         JOIN recommendation_agency ra ON ra.recommendation_id = rec.id \
         JOIN review r ON r.id = rec.review_id WHERE ra.agency_id IN ({in})";
-    const ORDER: &'static str = "r.published DESC, rec.review_id DESC, rec.position, rec.id";
+    const ORDER: &'static str =
+        "COALESCE(r.published, '') DESC, rec.review_id DESC, rec.position, rec.id";
 }
 
 /// `Agency.trace`: the reviews that addressed the agency, oldest first.
@@ -361,7 +362,7 @@ impl ChildList for AgencyTraceReviews {
     const COLUMNS: &'static str = "r.*";
     const PARENT: &'static str = "x.agency_id";
     const FROM: &'static str = AgencyReviews::FROM;
-    const ORDER: &'static str = "r.published, r.id";
+    const ORDER: &'static str = "COALESCE(r.published, ''), r.id";
 }
 
 /// `TraceEntry.recommendations`: what one review recommended to one agency.

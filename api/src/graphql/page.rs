@@ -254,33 +254,40 @@ pub fn slice_bounds(
     (lo, hi)
 }
 
-/// One sort key of a keyset ordering.
-pub struct SortKey<C> {
-    pub column: C,
+/// One sort key of a keyset ordering: a column or an expression (`COALESCE(...)` for a
+/// nullable column, so that NULLs sort alike on both engines and cursors never hold NULL).
+pub struct SortKey {
+    pub expr: SimpleExpr,
     pub desc: bool,
 }
 
+impl SortKey {
+    /// A column, qualified by its table (filters may join others).
+    pub fn column<C: ColumnTrait>(column: C, desc: bool) -> Self {
+        Self {
+            expr: Expr::col((column.entity_name(), column)),
+            desc,
+        }
+    }
+}
+
 /// "Comes after `values` in this ordering": `(k1 > v1) OR (k1 = v1 AND k2 > v2) ...`.
-fn after_condition<C: ColumnTrait>(
-    keys: &[SortKey<C>],
-    values: &[CursorValue],
-    flip: bool,
-) -> Condition {
+fn after_condition(keys: &[SortKey], values: &[CursorValue], flip: bool) -> Condition {
     // Scoped: sea-query's ExprTrait is implemented for every type and shadows `Ord::max`.
     use sea_orm::sea_query::ExprTrait;
     let mut any = Condition::any();
     for i in 0..keys.len() {
         let mut all = Condition::all();
         for (key, value) in keys.iter().zip(values).take(i) {
-            all = all.add(Expr::col(key.column).eq(Value::from(value.clone())));
+            all = all.add(key.expr.clone().eq(Value::from(value.clone())));
         }
         let key = &keys[i];
         let value: SimpleExpr = Expr::val(Value::from(values[i].clone()));
         let greater = key.desc == flip;
         all = all.add(if greater {
-            Expr::col(key.column).gt(value)
+            key.expr.clone().gt(value)
         } else {
-            Expr::col(key.column).lt(value)
+            key.expr.clone().lt(value)
         });
         any = any.add(all);
     }
@@ -292,7 +299,7 @@ fn after_condition<C: ColumnTrait>(
 pub async fn keyset_page<E, M, C>(
     db: &C,
     select: Select<E>,
-    keys: &[SortKey<E::Column>],
+    keys: &[SortKey],
     window: &Window,
     cursor_of: impl Fn(&M) -> Vec<CursorValue>,
 ) -> ApiResult<Page<M>>
@@ -319,7 +326,7 @@ where
     }
     for key in keys {
         let asc = key.desc == backwards;
-        query = query.order_by(key.column, if asc { Order::Asc } else { Order::Desc });
+        query = query.order_by(key.expr.clone(), if asc { Order::Asc } else { Order::Desc });
     }
     let limit = if backwards { window.last } else { window.first }.unwrap_or(DEFAULT_PAGE_SIZE);
     let mut rows = query.limit(limit as u64 + 1).all(db).await?;

@@ -23,8 +23,8 @@ pub struct Query(CoreQuery, super::graph_query::GraphQuery);
 #[derive(Default)]
 pub struct CoreQuery;
 
-fn key<C>(column: C, desc: bool) -> SortKey<C> {
-    SortKey { column, desc }
+fn key<C: ColumnTrait>(column: C, desc: bool) -> SortKey {
+    SortKey::column(column, desc)
 }
 
 /// Entry points into the graph of reviews, CSPs, agencies and recommendations.
@@ -87,12 +87,19 @@ impl CoreQuery {
         let page = match order_by.unwrap_or_default() {
             ReviewOrder::PublishedDesc | ReviewOrder::PublishedAsc => {
                 let desc = order_by.unwrap_or_default() == ReviewOrder::PublishedDesc;
+                // Unknown months (DHRD records) sort as the empty string: last when newest first.
+                let published = SortKey {
+                    expr: sea_orm::sea_query::Expr::cust("COALESCE(review.published, '')"),
+                    desc,
+                };
                 keyset_page(
                     &db.conn,
                     select,
-                    &[key(C::Published, desc), key(C::Id, desc)],
+                    &[published, key(C::Id, desc)],
                     &window,
-                    |m: &review::Model| vec![m.published.as_str().into(), m.id.into()],
+                    |m: &review::Model| {
+                        vec![m.published.as_deref().unwrap_or("").into(), m.id.into()]
+                    },
                 )
                 .await?
             }

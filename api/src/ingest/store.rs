@@ -109,7 +109,7 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
         id: NotSet,
         source_key: Set(key),
         title: Set(page.title.clone()),
-        published: Set(page.published.to_string()),
+        published: Set(Some(page.published.to_string())),
         year_of_death: Set(page.year_of_death),
         summary: Set(page.summary.clone()),
         source_url: Set(page.source_url.clone()),

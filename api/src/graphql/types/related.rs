@@ -224,7 +224,10 @@ pub async fn repeats_of(
         .filter(|c| {
             reviews
                 .get(&c.model.review_id)
-                .is_some_and(|r| r.published < own.published)
+                .is_some_and(|r| match (&r.published, &own.published) {
+                    (Some(theirs), Some(ours)) => theirs < ours,
+                    _ => false,
+                })
         })
         .map(related)
         .collect();

@@ -38,9 +38,9 @@ impl Review {
             .collect())
     }
 
-    /// Publication month, `YYYY-MM`.
-    async fn published(&self) -> &str {
-        &self.0.published
+    /// Publication month, `YYYY-MM`; null when the source does not give it (DHRD records).
+    async fn published(&self) -> Option<&str> {
+        self.0.published.as_deref()
     }
 
     /// Year of the death under review, when the page gives it.
