@@ -156,6 +156,8 @@ impl TestApp {
         let mut cfg = ServeConfig::for_database(database.url.clone());
         cfg.listen = "127.0.0.1:0".parse().unwrap();
         cfg.no_samples = !samples;
+        // Tests count pages; the DHRD records are loaded where a test asks for them.
+        cfg.no_sample_dhrd = true;
         cfg.db.db_pool_size = 4;
         let app = Application::build(&cfg).await.expect("app starts");
         let addr = app.local_addr();

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod curation;
+mod dhrd;
 mod graph;
 mod ingest;
 mod queries;

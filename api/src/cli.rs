@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::config::{
-    AgenciesArgs, AgencyAction, Cli, Command, IngestArgs, ReviewAction, ReviewsArgs, ServeConfig,
+    AgenciesArgs, AgencyAction, Cli, Command, ImportDhrdArgs, IngestArgs, ReviewAction,
+    ReviewsArgs, ServeConfig,
 };
 use crate::db;
 use crate::graphql::sdl;
@@ -23,6 +24,7 @@ pub async fn run() -> ExitCode {
         Command::Ingest(args) => ingest(args).await,
         Command::Agencies(args) => agencies(args).await,
         Command::Reviews(args) => reviews(args).await,
+        Command::ImportDhrd(args) => import_dhrd(args).await,
         Command::Schema(_) => {
             print!("{}", sdl());
             ExitCode::SUCCESS
@@ -79,6 +81,13 @@ async fn ingest(args: IngestArgs) -> ExitCode {
                 eprintln!("dhr-graph: the pages are stored, but rebuilding similarity failed: {e}");
                 return ExitCode::FAILURE;
             }
+        }
+        // New pages may now match a DHRD record.
+        if let Err(e) = link_dhrd(&db.conn).await {
+            eprintln!(
+                "dhr-graph: the pages are stored, but linking them to DHRD records failed: {e}"
+            );
+            return ExitCode::FAILURE;
         }
     }
     if summary.failed > 0 {
@@ -178,6 +187,51 @@ async fn reviews(args: ReviewsArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("dhr-graph reviews: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn link_dhrd(conn: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    let txn = db::begin_write(conn).await?;
+    crate::ingest::dhrd::link(&txn).await?;
+    txn.commit().await
+}
+
+async fn import_dhrd(args: ImportDhrdArgs) -> ExitCode {
+    telemetry::init(false);
+    let shown = args.file.display().to_string();
+    let text = match std::fs::read_to_string(&args.file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("dhr-graph import-dhrd: {shown}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("dhr-graph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match crate::ingest::dhrd::import(&db.conn, &text).await {
+        Ok(s) => {
+            for a in &s.ambiguous {
+                println!("ambiguous, not linked: {a}");
+            }
+            println!(
+                "records: {} added, {} updated, {} unchanged; review pages linked to a record: {}; ambiguous: {}",
+                s.added,
+                s.updated,
+                s.unchanged,
+                s.linked,
+                s.ambiguous.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dhr-graph import-dhrd: {shown}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -30,6 +30,16 @@ pub enum Command {
     Agencies(AgenciesArgs),
     /// Curate reviews: merge a duplicate listing into the review it repeats.
     Reviews(ReviewsArgs),
+    /// Import the DHRD dataset (incidents.csv): reviews with CSP, region, death year, case tags.
+    ImportDhrd(ImportDhrdArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportDhrdArgs {
+    #[command(flatten)]
+    pub db: DbConfig,
+    /// The dataset's `incidents.csv`.
+    pub file: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -106,6 +116,9 @@ pub struct ServeConfig {
     /// Do not load the sample data into an empty database.
     #[arg(long, env = "DHR_GRAPH_NO_SAMPLES")]
     pub no_samples: bool,
+    /// Load only the sample review pages, not the 647 DHRD records.
+    #[arg(long, env = "DHR_GRAPH_NO_SAMPLE_DHRD")]
+    pub no_sample_dhrd: bool,
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "DHR_GRAPH_LOG_JSON")]
     pub log_json: bool,

@@ -60,7 +60,7 @@ impl Application {
     pub async fn build(cfg: &ServeConfig) -> Result<Self, StartError> {
         let db = db::connect(&cfg.db.database_url, cfg.db.db_pool_size).await?;
         if !cfg.no_samples {
-            let loaded = samples::load_if_empty(&db.conn).await?;
+            let loaded = samples::load_if_empty(&db.conn, cfg.no_sample_dhrd).await?;
             if loaded > 0 {
                 tracing::info!(
                     pages = loaded,

@@ -14,7 +14,9 @@ pub mod recommendation_similarity;
 pub mod recommendation_theme;
 pub mod review;
 pub mod review_alias;
+pub mod review_case_tag;
 pub mod review_csp;
+pub mod review_incident;
 pub mod theme;
 
 pub use sea_orm;

@@ -8,6 +8,7 @@ mod m20261122_000002_themes;
 mod m20261122_000003_search;
 mod m20261122_000004_similarity;
 mod m20261122_000005_review_alias;
+mod m20261122_000006_dhrd;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_search::Migration),
             Box::new(m20261122_000004_similarity::Migration),
             Box::new(m20261122_000005_review_alias::Migration),
+            Box::new(m20261122_000006_dhrd::Migration),
         ]
     }
 }

@@ -82,6 +82,27 @@ code_enum! {
     }
 }
 
+code_enum! {
+    /// A case tag of the Home Office's metadata, as the DHRD dataset gives it.
+    CaseTag {
+        IntimatePartnerViolence => "INTIMATE_PARTNER_VIOLENCE",
+        FamilialHomicide => "FAMILIAL_HOMICIDE",
+        Parricide => "PARRICIDE",
+        HomicideSuicide => "HOMICIDE_SUICIDE",
+        ChildrenPresent => "CHILDREN_PRESENT",
+        CoerciveControl => "COERCIVE_CONTROL",
+        EconomicAbuse => "ECONOMIC_ABUSE",
+        FaithBasedMarriage => "FAITH_BASED_MARRIAGE",
+        ForcedMarriage => "FORCED_MARRIAGE",
+        HonourBasedViolence => "HONOUR_BASED_VIOLENCE",
+        PhysicalAbuse => "PHYSICAL_ABUSE",
+        EmotionalAbuse => "EMOTIONAL_ABUSE",
+        Separation => "SEPARATION",
+        SexualAbuse => "SEXUAL_ABUSE",
+        Stalking => "STALKING",
+    }
+}
+
 impl ReviewType {
     /// Reads the type from the page's kind line ("Source · Domestic Homicide Review").
     pub fn from_kind_line(line: &str) -> Self {

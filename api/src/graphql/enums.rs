@@ -81,6 +81,28 @@ mirror! {
     }
 }
 
+mirror! {
+    /// A case tag from the Home Office's metadata (via the DHRD dataset). Absence means "not
+    /// indicated", not "absent".
+    CaseTag => domain::CaseTag {
+        IntimatePartnerViolence,
+        FamilialHomicide,
+        Parricide,
+        HomicideSuicide,
+        ChildrenPresent,
+        CoerciveControl,
+        EconomicAbuse,
+        FaithBasedMarriage,
+        ForcedMarriage,
+        HonourBasedViolence,
+        PhysicalAbuse,
+        EmotionalAbuse,
+        Separation,
+        SexualAbuse,
+        Stalking,
+    }
+}
+
 /// Orderings of `reviews`.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum ReviewOrder {

@@ -8,7 +8,7 @@ use async_graphql::{ID, InputObject};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, DbBackend, Value};
 
-use super::enums::Sector;
+use super::enums::{CaseTag, Sector};
 use super::ids::{self, Kind};
 use crate::domain::normalise::{name_key, slugify};
 use crate::domain::{self, YearMonth};
@@ -37,6 +37,8 @@ pub struct ReviewFilter {
     pub text_contains: Option<String>,
     /// Only reviews whose page was (or was not) cut short.
     pub incomplete: Option<bool>,
+    /// Reviews carrying this case tag (their own, or their linked DHRD record's).
+    pub case_tag: Option<CaseTag>,
 }
 
 /// Which agencies to list.
@@ -196,6 +198,16 @@ impl ReviewFilter {
         }
         if let Some(i) = self.incomplete {
             c = c.add(review::Column::Incomplete.eq(i));
+        }
+        if let Some(tag) = self.case_tag {
+            let code = domain::CaseTag::from(tag).code().to_owned();
+            c = c.add(cust(
+                backend,
+                "(review.id IN (SELECT t.review_id FROM review_case_tag t WHERE t.tag = ?) \
+                 OR review.id IN (SELECT ri.review_id FROM review_incident ri \
+                 JOIN review_case_tag t ON t.review_id = ri.incident_review_id WHERE t.tag = ?))",
+                [code.clone(), code],
+            ));
         }
         Ok(c)
     }

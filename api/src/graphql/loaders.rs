@@ -560,3 +560,57 @@ impl Loader<i32> for PossibleDuplicates {
         Ok(rows)
     }
 }
+
+/// The case tags of each review: its own, and those of the DHRD record it is linked to.
+pub struct CaseTagsByReview(pub DatabaseConnection);
+
+impl Loader<i32> for CaseTagsByReview {
+    type Value = Vec<String>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let (list, mut values) = in_list(keys);
+        values.extend(in_list(keys).1);
+        let sql = format!(
+            "SELECT DISTINCT x.review_id, t.tag FROM ( \
+               SELECT r.id AS review_id, r.id AS tagged FROM review r WHERE r.id IN ({list}) \
+               UNION ALL SELECT ri.review_id, ri.incident_review_id FROM review_incident ri \
+               WHERE ri.review_id IN ({list})) x \
+             JOIN review_case_tag t ON t.review_id = x.tagged ORDER BY x.review_id, t.tag"
+        );
+        let rows = sea_orm::ConnectionTrait::query_all_raw(
+            &self.0,
+            statement(self.0.get_database_backend(), &sql, values),
+        )
+        .await?;
+        let mut out: HashMap<i32, Vec<String>> = HashMap::new();
+        for row in rows {
+            out.entry(row.try_get("", "review_id")?)
+                .or_default()
+                .push(row.try_get("", "tag")?);
+        }
+        Ok(out)
+    }
+}
+
+/// The DHRD record a review page is linked to.
+pub struct IncidentByReview(pub DatabaseConnection);
+
+impl Loader<i32> for IncidentByReview {
+    type Value = review::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let found: HashMap<i32, Vec<review::Model>> = grouped(
+            &self.0,
+            "SELECT r.*, ri.review_id AS parent_id FROM review r \
+             JOIN review_incident ri ON ri.incident_review_id = r.id WHERE ri.review_id IN ({in})",
+            keys,
+        )
+        .await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(k, mut v)| v.pop().map(|m| (k, m)))
+            .collect())
+    }
+}

@@ -84,6 +84,8 @@ fn with_loaders(
         .data(loader!(ChildPages::<ThemeRecommendations>::new(c())))
         .data(loader!(Neighbours(c())))
         .data(loader!(PossibleDuplicates(c())))
+        .data(loader!(CaseTagsByReview(c())))
+        .data(loader!(IncidentByReview(c())))
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.

@@ -92,6 +92,31 @@ fn parse(text: &'static str) -> Result<CuratedList, String> {
     })
 }
 
+const CSP_LIST: &str = include_str!("../../data/csps.txt");
+
+/// The canonical name of a CSP printed as `name`, if the curated list knows it.
+pub fn canonical_csp(name: &str) -> Option<&'static str> {
+    static CELL: OnceLock<HashMap<String, &'static str>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let mut map = HashMap::new();
+        for line in CSP_LIST.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (canonical, aliases) = line.split_once('|').unwrap_or((line, ""));
+            let canonical = canonical.trim();
+            for alias in std::iter::once(canonical).chain(aliases.split(';').map(str::trim)) {
+                if !alias.is_empty() {
+                    map.insert(name_key(alias), canonical);
+                }
+            }
+        }
+        map
+    })
+    .get(&name_key(name))
+    .copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +143,13 @@ mod tests {
             Sector::Collective
         );
         assert!(list.lookup("Somewhere Borough Council").is_none());
+    }
+
+    #[test]
+    fn curated_csp_names() {
+        assert_eq!(canonical_csp("Lincoln"), Some("Lincolnshire"));
+        assert_eq!(canonical_csp("lincolnshire"), Some("Lincolnshire"));
+        assert_eq!(canonical_csp("Kent"), None);
     }
 
     #[test]

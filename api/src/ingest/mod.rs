@@ -2,6 +2,7 @@
 //! transaction ([`store`]); [`files`] is the command-line front with progress and summary.
 
 pub mod curated;
+pub mod dhrd;
 pub mod files;
 pub mod parse;
 pub mod samples;

@@ -27,8 +27,15 @@ pub const SAMPLE_PAGES: &[(&str, &str)] = pages![
     "southampton-65cf3168.txt",
 ];
 
-/// Loads the samples when the database holds no review. Returns how many pages were loaded.
-pub async fn load_if_empty(db: &DatabaseConnection) -> Result<usize, IngestError> {
+/// The DHRD dataset (Cook & Cook 2026, CC BY 4.0; see `data/samples/README.md`).
+pub const DHRD_CSV: &str = include_str!("../../../data/samples/dhrd/incidents.csv");
+
+/// Loads the samples when the database holds no review: the pages, and unless `pages_only`
+/// the DHRD records. Returns how many pages were loaded.
+pub async fn load_if_empty(
+    db: &DatabaseConnection,
+    pages_only: bool,
+) -> Result<usize, IngestError> {
     if review::Entity::find().count(db).await? > 0 {
         return Ok(0);
     }
@@ -38,5 +45,13 @@ pub async fn load_if_empty(db: &DatabaseConnection) -> Result<usize, IngestError
         })?;
     }
     crate::similarity::rebuild(db).await?;
+    if !pages_only {
+        super::dhrd::import(db, DHRD_CSV)
+            .await
+            .map_err(|e| match e {
+                super::dhrd::DhrdError::Db(d) => IngestError::Db(d),
+                other => IngestError::Db(sea_orm::DbErr::Custom(format!("sample DHRD: {other}"))),
+            })?;
+    }
     Ok(SAMPLE_PAGES.len())
 }

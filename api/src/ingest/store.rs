@@ -270,43 +270,64 @@ async fn upsert_recommendations<C: ConnectionTrait>(
 }
 
 /// Finds or creates the CSPs a page names, in the page's order.
-async fn resolve_csps<C: ConnectionTrait>(db: &C, names: &[String]) -> Result<Vec<i32>, DbErr> {
+pub async fn resolve_csps<C: ConnectionTrait>(db: &C, names: &[String]) -> Result<Vec<i32>, DbErr> {
     let mut ids = Vec::new();
     for name in names {
-        let key = name_key(name);
-        let found = csp_alias::Entity::find()
-            .filter(csp_alias::Column::Key.eq(key.as_str()))
-            .one(db)
-            .await?;
-        let id = match found {
-            Some(alias) => alias.csp_id,
-            None => {
-                let slug = unique_slug(db, "csp", &slugify(name)).await?;
-                let created = csp::ActiveModel {
-                    id: NotSet,
-                    slug: Set(slug),
-                    name: Set(tidy(name)),
-                    region: Set(None),
-                    nation: Set(None),
-                }
-                .insert(db)
-                .await?;
-                csp_alias::ActiveModel {
-                    id: NotSet,
-                    csp_id: Set(created.id),
-                    name: Set(tidy(name)),
-                    key: Set(key),
-                }
-                .insert(db)
-                .await?;
-                created.id
-            }
-        };
+        let id = resolve_csp(db, name).await?;
         if !ids.contains(&id) {
             ids.push(id);
         }
     }
     Ok(ids)
+}
+
+/// The CSP a name denotes: by alias, else by the curated list, else a new CSP.
+pub async fn resolve_csp<C: ConnectionTrait>(db: &C, name: &str) -> Result<i32, DbErr> {
+    let key = name_key(name);
+    let by_alias = |key: String| {
+        csp_alias::Entity::find()
+            .filter(csp_alias::Column::Key.eq(key))
+            .one(db)
+    };
+    if let Some(alias) = by_alias(key.clone()).await? {
+        return Ok(alias.csp_id);
+    }
+    let canonical = super::curated::canonical_csp(name).unwrap_or(name);
+    let csp_id = match by_alias(name_key(canonical)).await? {
+        Some(alias) => alias.csp_id,
+        None => {
+            let slug = unique_slug(db, "csp", &slugify(canonical)).await?;
+            let created = csp::ActiveModel {
+                id: NotSet,
+                slug: Set(slug),
+                name: Set(tidy(canonical)),
+                region: Set(None),
+                nation: Set(None),
+            }
+            .insert(db)
+            .await?;
+            csp_alias::ActiveModel {
+                id: NotSet,
+                csp_id: Set(created.id),
+                name: Set(tidy(canonical)),
+                key: Set(name_key(canonical)),
+            }
+            .insert(db)
+            .await?;
+            created.id
+        }
+    };
+    if name_key(canonical) != key {
+        csp_alias::ActiveModel {
+            id: NotSet,
+            csp_id: Set(csp_id),
+            name: Set(tidy(name)),
+            key: Set(key),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(csp_id)
 }
 
 /// Maps each addressee's key to an agency id, creating what is missing: curated names join
@@ -387,7 +408,11 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
 }
 
 /// `base`, or `base-2`, `base-3`, ... whichever is free in `table`.
-async fn unique_slug<C: ConnectionTrait>(db: &C, table: &str, base: &str) -> Result<String, DbErr> {
+pub async fn unique_slug<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    base: &str,
+) -> Result<String, DbErr> {
     let backend = db.get_database_backend();
     let sql = format!("SELECT slug FROM {table} WHERE slug = ? OR slug LIKE ?");
     let pattern = format!("{}-%", base.replace(['%', '_'], ""));

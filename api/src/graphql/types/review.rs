@@ -3,10 +3,11 @@ use entity::review;
 
 use super::{Agency, Csp, Recommendation, child_page, load};
 use crate::domain;
-use crate::graphql::enums::ReviewType;
+use crate::graphql::enums::{CaseTag, ReviewType};
 use crate::graphql::ids::{Kind, encode};
 use crate::graphql::loaders::{
-    CspsByReview, PossibleDuplicates, ReviewAgencies, ReviewById, ReviewRecommendations,
+    CaseTagsByReview, CspsByReview, IncidentByReview, PossibleDuplicates, ReviewAgencies,
+    ReviewById, ReviewRecommendations,
 };
 use crate::graphql::page::{Conn, PageArgs};
 
@@ -104,6 +105,25 @@ impl Review {
                 })
             })
             .collect())
+    }
+
+    /// Case tags from the Home Office's metadata (via the DHRD dataset): the review's own, or
+    /// those of the DHRD record it is linked to.
+    async fn case_tags(&self, ctx: &Context<'_>) -> Result<Vec<CaseTag>> {
+        Ok(load::<CaseTagsByReview, _>(ctx, self.0.id)
+            .await?
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| t.parse::<domain::CaseTag>().ok().map(Into::into))
+            .collect())
+    }
+
+    /// The DHRD record that is this same review, where exactly one record shares its CSP and
+    /// year of death (ambiguous matches are not linked).
+    async fn incident(&self, ctx: &Context<'_>) -> Result<Option<Review>> {
+        Ok(load::<IncidentByReview, _>(ctx, self.0.id)
+            .await?
+            .map(Review))
     }
 
     /// The review's recommendations in printed order.
