@@ -1,5 +1,6 @@
 //! The graph questions on the samples and on pages written for the purpose.
 
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -189,5 +190,82 @@ both! {
         let gp = app.query("{ agency(slug: \"gp-practice\") { reviewCount trace { totalCount } } }", json!({})).await;
         assert_eq!(gp["agency"]["reviewCount"], 10);
         assert_eq!(gp["agency"]["trace"]["totalCount"], 10);
+    }
+}
+
+both! {
+    async fn mentions_let_gp_practice_recur_where_a_commissioner_was_addressed(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        // Nottingham 10.4b is addressed to the commissioning partnership but is about GP practices.
+        let rec = "{ recommendations(filter: { textContains: \"take place by all GP Practice Staff\" }) {
+              nodes { label agencies { name } mentions { agency { name } cue } } } }";
+        let r = app.query(rec, json!({})).await["recommendations"]["nodes"][0].clone();
+        assert_eq!(r["label"], "10.4b");
+        assert_eq!(r["agencies"][0]["name"], "Greater Nottingham Clinical Commissioning Partnership");
+        assert_eq!(r["mentions"], json!([{ "agency": { "name": "GP practice" }, "cue": "GP practice*" }]));
+        // A recommendation addressed to GP practice does not mention it as well.
+        let addressed = "{ agency(slug: \"gp-practice\") { recommendations(first: 50) { nodes { mentions { agency { name } } } } } }";
+        let nodes = app.query(addressed, json!({})).await["agency"]["recommendations"]["nodes"].clone();
+        assert!(!nodes.as_array().unwrap().is_empty());
+        assert!(!nodes.to_string().contains("GP practice"), "{nodes}");
+
+        let q = "query($m: Boolean) { recurringAgencies(includeMentions: $m, first: 100) {
+              nodes { agency { name } reviewCount csps { name } } } }";
+        let gp = |data: Value| {
+            data["recurringAgencies"]["nodes"].as_array().unwrap().iter()
+                .find(|n| n["agency"]["name"] == "GP practice").cloned().expect("GP practice recurs")
+        };
+        let addressed_only = gp(app.query(q, json!({})).await);
+        assert_eq!(names(&addressed_only["csps"], &["name"]), vec!["Bassetlaw", "Liverpool"]);
+        let with_mentions = gp(app.query(q, json!({ "m": true })).await);
+        // Manchester 9.1a-c ("all GP practices to establish a policy") are addressed to the
+        // CCG, too.
+        assert_eq!(
+            names(&with_mentions["csps"], &["name"]),
+            vec!["Bassetlaw", "Liverpool", "Manchester", "Nottingham"]
+        );
+        assert_eq!(with_mentions["reviewCount"].as_i64().unwrap(), addressed_only["reviewCount"].as_i64().unwrap() + 2);
+
+        // The network draws the same edge only when mentions count.
+        let net = "query($m: Boolean) { agencyNetwork(includeMentions: $m) { edges { source { name } target { name } } } }";
+        let pair = |data: Value| data["agencyNetwork"]["edges"].as_array().unwrap().iter().any(|e| {
+            let ends = [e["source"]["name"].as_str().unwrap(), e["target"]["name"].as_str().unwrap()];
+            ends.contains(&"GP practice") && ends.contains(&"Nottingham City Adult Social Care")
+        });
+        assert!(!pair(app.query(net, json!({})).await));
+        assert!(pair(app.query(net, json!({ "m": true })).await));
+    }
+}
+
+both! {
+    async fn a_merge_carries_mentions_and_drops_those_now_addressed(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let url = app.database.url.clone();
+        let (code, out, err) = cli(&["agencies", "--database-url", &url, "merge", "gp-practice",
+            "Greater Nottingham Clinical Commissioning Partnership"]);
+        assert_eq!(code, 0, "{out}{err}");
+        let q = "{ recommendations(first: 100, filter: { csp: \"nottingham\" }) { nodes { label mentions { agency { name } } } } }";
+        let nodes = app.query(q, json!({})).await["recommendations"]["nodes"].clone();
+        // Nottingham's GP recommendations are now addressed to the merged agency: no mention left.
+        assert!(nodes.as_array().unwrap().iter().all(|n| n["mentions"] == json!([])), "{nodes}");
+        // Elsewhere a mention of GP practice now names the merged agency.
+        let all = app.query("{ recommendations(first: 100) { nodes { mentions { agency { name } } } } }", json!({})).await;
+        assert!(!all.to_string().contains("\"GP practice\""), "{all}");
+    }
+}
+
+both! {
+    async fn a_database_from_before_mentions_gets_them_on_upgrade(backend: Backend) {
+        let mut app = TestApp::with_samples(backend).await;
+        let count = "{ recurringAgencies(includeMentions: true, first: 100) { nodes { agency { name } reviewCount } } }";
+        let before = app.query(count, json!({})).await;
+        // Wind the database back to before the mentions migration.
+        for sql in ["DROP TABLE recommendation_mention",
+                    "DELETE FROM seaql_migrations WHERE version = 'm20261125_000007_mentions'"] {
+            app.db.conn.execute_unprepared(sql).await.unwrap();
+        }
+        app.stop().await;
+        let app = TestApp::start(app.take_database(), false).await;
+        assert_eq!(app.query(count, json!({})).await, before, "mentions rebuilt on upgrade");
     }
 }

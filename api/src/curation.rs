@@ -59,6 +59,33 @@ pub async fn find_agency<C: ConnectionTrait>(
         .ok_or_else(|| CurationError::NoAgency(wanted.to_owned()))
 }
 
+/// Mentions follow a merge like addressing does; a recommendation keeps at most one mention
+/// of the target, and none where it is now addressed to it.
+async fn move_mentions<C: ConnectionTrait>(db: &C, source: i32, target: i32) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    for (sql, values) in [
+        (
+            "DELETE FROM recommendation_mention WHERE agency_id = ? AND recommendation_id IN \
+             (SELECT recommendation_id FROM recommendation_mention WHERE agency_id = ? \
+              UNION SELECT recommendation_id FROM recommendation_agency WHERE agency_id = ?)",
+            vec![source.into(), target.into(), target.into()],
+        ),
+        (
+            "UPDATE recommendation_mention SET agency_id = ? WHERE agency_id = ?",
+            vec![target.into(), source.into()],
+        ),
+        (
+            "DELETE FROM recommendation_mention WHERE agency_id = ? AND recommendation_id IN \
+             (SELECT recommendation_id FROM recommendation_agency WHERE agency_id = ?)",
+            vec![target.into(), target.into()],
+        ),
+    ] {
+        db.execute_raw(crate::sql::statement(backend, sql, values))
+            .await?;
+    }
+    Ok(())
+}
+
 /// Merges `from` into `into`: every link moves, every alias moves, `from` goes. Returns the
 /// agency that remains.
 pub async fn merge(
@@ -93,6 +120,7 @@ pub async fn merge(
         .filter(recommendation_agency::Column::AgencyId.eq(source.id))
         .exec(&txn)
         .await?;
+    move_mentions(&txn, source.id, target.id).await?;
     agency_alias::Entity::update_many()
         .col_expr(agency_alias::Column::AgencyId, Expr::value(target.id))
         .filter(agency_alias::Column::AgencyId.eq(source.id))

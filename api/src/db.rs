@@ -76,12 +76,28 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
     conn.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::Relaxed);
     });
+    // Mentions are derived by Rust rules, so a database that predates their table gets them
+    // filled once, right after the migration that creates it (not on every start).
+    let needs_mentions = Migrator::get_pending_migrations(&conn)
+        .await
+        .map_err(DbError::Migrate)?
+        .iter()
+        .any(|m| m.name() == MENTIONS_MIGRATION);
     Migrator::up(&conn, None).await.map_err(DbError::Migrate)?;
     crate::ingest::themes::sync(&conn)
         .await
         .map_err(DbError::Migrate)?;
+    if needs_mentions {
+        let txn = begin_write(&conn).await.map_err(DbError::Migrate)?;
+        crate::ingest::mentions::backfill(&txn)
+            .await
+            .map_err(DbError::Migrate)?;
+        txn.commit().await.map_err(DbError::Migrate)?;
+    }
     Ok(Db { conn, statements })
 }
+
+const MENTIONS_MIGRATION: &str = "m20261125_000007_mentions";
 
 /// True when every migration this binary knows has been applied.
 pub async fn migrations_applied(conn: &DatabaseConnection) -> Result<bool, DbErr> {

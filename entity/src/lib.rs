@@ -2,7 +2,7 @@
 //!
 //! No business rules, no GraphQL derives, no parsing: the service (`api/`) owns those.
 //! The graph is stored as four node tables (`csp`, `review`, `agency`, `recommendation`),
-//! two alias tables, and two edge tables (`review_csp`, `recommendation_agency`).
+//! two alias tables, and edge tables (`review_csp`, `recommendation_agency`, `recommendation_mention`...).
 
 pub mod agency;
 pub mod agency_alias;
@@ -10,6 +10,7 @@ pub mod csp;
 pub mod csp_alias;
 pub mod recommendation;
 pub mod recommendation_agency;
+pub mod recommendation_mention;
 pub mod recommendation_similarity;
 pub mod recommendation_theme;
 pub mod review;

@@ -9,6 +9,7 @@ mod m20261122_000003_search;
 mod m20261122_000004_similarity;
 mod m20261122_000005_review_alias;
 mod m20261122_000006_dhrd;
+mod m20261125_000007_mentions;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_similarity::Migration),
             Box::new(m20261122_000005_review_alias::Migration),
             Box::new(m20261122_000006_dhrd::Migration),
+            Box::new(m20261125_000007_mentions::Migration),
         ]
     }
 }

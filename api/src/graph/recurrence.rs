@@ -21,9 +21,21 @@ pub struct Scope {
     pub published_from: Option<String>,
     /// `YYYY-MM`, inclusive.
     pub published_to: Option<String>,
+    /// Count agencies a recommendation mentions as well as those it is addressed to.
+    pub include_mentions: bool,
 }
 
 impl Scope {
+    /// The `(recommendation_id, agency_id)` edges counted.
+    fn edges(&self) -> &'static str {
+        if self.include_mentions {
+            "(SELECT recommendation_id, agency_id FROM recommendation_agency \
+             UNION SELECT recommendation_id, agency_id FROM recommendation_mention)"
+        } else {
+            "recommendation_agency"
+        }
+    }
+
     /// `AND ...` conditions over `a` (agency) and `r` (review), with their values.
     fn conditions(&self) -> (String, Vec<Value>) {
         let mut sql = String::new();
@@ -50,9 +62,10 @@ impl Scope {
     /// `(agency_id, review_id)` pairs in scope, as a derived table body.
     fn agency_reviews(&self) -> (String, Vec<Value>) {
         let (cond, values) = self.conditions();
+        let edges = self.edges();
         (
             format!(
-                "SELECT DISTINCT ra.agency_id, rec.review_id FROM recommendation_agency ra \
+                "SELECT DISTINCT ra.agency_id, rec.review_id FROM {edges} ra \
                  JOIN recommendation rec ON rec.id = ra.recommendation_id \
                  JOIN review r ON r.id = rec.review_id \
                  JOIN agency a ON a.id = ra.agency_id WHERE 1 = 1{cond}"
@@ -74,12 +87,13 @@ pub struct Recurrence {
 fn recurrence_sql(scope: &Scope, min_reviews: i64) -> (String, Vec<Value>) {
     let (cond, mut values) = scope.conditions();
     values.push(min_reviews.into());
+    let edges = scope.edges();
     (
         format!(
             "SELECT a.id AS agency_id, COUNT(DISTINCT rec.review_id) AS review_count, \
                COUNT(DISTINCT rec.id) AS recommendation_count, \
                MIN(r.published) AS first_published, MAX(r.published) AS last_published \
-             FROM recommendation_agency ra \
+             FROM {edges} ra \
              JOIN recommendation rec ON rec.id = ra.recommendation_id \
              JOIN review r ON r.id = rec.review_id \
              JOIN agency a ON a.id = ra.agency_id \
@@ -301,10 +315,11 @@ pub async fn sector_stats<C: ConnectionTrait>(
             " JOIN review_csp rc ON rc.review_id = r.id",
         ),
     };
+    let edges = scope.edges();
     let sql = format!(
         "SELECT a.sector, {bucket} AS bucket, COUNT(DISTINCT r.id) AS review_count, \
            COUNT(DISTINCT rec.id) AS recommendation_count \
-         FROM recommendation_agency ra \
+         FROM {edges} ra \
          JOIN recommendation rec ON rec.id = ra.recommendation_id \
          JOIN review r ON r.id = rec.review_id{join} \
          JOIN agency a ON a.id = ra.agency_id WHERE 1 = 1{cond} \

@@ -299,7 +299,9 @@ impl GraphQuery {
     }
 
     /// Agencies addressed by at least `minReviews` reviews, most reviews first. Collective
-    /// addressees ("All Agencies") are left out unless `includeCollective`.
+    /// addressees ("All Agencies") are left out unless `includeCollective`. With
+    /// `includeMentions`, an agency also counts where a recommendation names it without being
+    /// addressed to it (`Recommendation.mentions`).
     #[allow(clippy::too_many_arguments)]
     async fn recurring_agencies(
         &self,
@@ -311,6 +313,7 @@ impl GraphQuery {
         published_to: Option<String>,
         first: Option<i32>,
         after: Option<String>,
+        #[graphql(default_with = "Some(false)")] include_mentions: Option<bool>,
     ) -> Result<Conn<RecurringAgency>> {
         let db = ctx.data_unchecked::<Db>();
         let window = PageArgs::new(after, None, first, None).window(1)?;
@@ -325,6 +328,7 @@ impl GraphQuery {
             include_collective: include_collective.unwrap_or(false),
             published_from: month("publishedFrom", published_from)?,
             published_to: month("publishedTo", published_to)?,
+            include_mentions: include_mentions.unwrap_or(false),
         };
         let min = i64::from(min_reviews.unwrap_or(2).max(1));
         let mut rows = graph::recurring_agencies(&db.conn, &scope, min, offset, limit + 1)
@@ -367,18 +371,20 @@ impl GraphQuery {
     }
 
     /// The network of agencies addressed in the same reviews: an edge for each pair sharing
-    /// at least `minSharedReviews` reviews.
+    /// at least `minSharedReviews` reviews. `includeMentions` as in `recurringAgencies`.
     async fn agency_network(
         &self,
         ctx: &Context<'_>,
         #[graphql(default_with = "Some(1)")] min_shared_reviews: Option<i32>,
         sector: Option<Sector>,
         #[graphql(default_with = "Some(false)")] include_collective: Option<bool>,
+        #[graphql(default_with = "Some(false)")] include_mentions: Option<bool>,
     ) -> Result<AgencyNetwork> {
         let db = ctx.data_unchecked::<Db>();
         let scope = Scope {
             sector: sector.map(Into::into),
             include_collective: include_collective.unwrap_or(false),
+            include_mentions: include_mentions.unwrap_or(false),
             ..Default::default()
         };
         let (nodes, edges) = graph::agency_network(

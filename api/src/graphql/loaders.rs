@@ -450,6 +450,32 @@ impl Loader<i32> for TagsByRecommendation {
     }
 }
 
+/// An agency a recommendation mentions without being addressed to it, and the cue.
+#[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
+pub struct MentionRow {
+    pub agency_id: i32,
+    pub cue: String,
+}
+
+/// The mentions of each recommendation, by agency name.
+pub struct MentionsByRecommendation(pub DatabaseConnection);
+
+impl Loader<i32> for MentionsByRecommendation {
+    type Value = Vec<MentionRow>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        grouped(
+            &self.0,
+            "SELECT rm.agency_id, rm.cue, rm.recommendation_id AS parent_id \
+             FROM recommendation_mention rm JOIN agency a ON a.id = rm.agency_id \
+             WHERE rm.recommendation_id IN ({in}) ORDER BY rm.recommendation_id, a.name",
+            keys,
+        )
+        .await
+    }
+}
+
 /// How many recommendations and reviews carry each theme.
 #[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
 pub struct ThemeCountRow {

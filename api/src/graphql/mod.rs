@@ -80,6 +80,7 @@ fn with_loaders(
         .data(loader!(CoAddressed(c())))
         .data(loader!(ThemeById(c())))
         .data(loader!(TagsByRecommendation(c())))
+        .data(loader!(MentionsByRecommendation(c())))
         .data(loader!(ThemeCounts(c())))
         .data(loader!(ChildPages::<ThemeRecommendations>::new(c())))
         .data(loader!(Neighbours(c())))

@@ -4,6 +4,7 @@
 pub mod curated;
 pub mod dhrd;
 pub mod files;
+pub mod mentions;
 pub mod parse;
 pub mod samples;
 pub mod store;

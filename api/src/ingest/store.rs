@@ -63,6 +63,7 @@ pub fn content_hash(page: &ParsedPage) -> String {
     hasher.update(STORE_VERSION.to_le_bytes());
     // A new taxonomy re-tags pages when they are ingested again.
     hasher.update(super::themes::taxonomy().version.to_le_bytes());
+    hasher.update(super::mentions::mention_list().version.to_le_bytes());
     // Serialising a plain struct of strings and numbers cannot fail.
     hasher.update(serde_json::to_vec(page).unwrap_or_default());
     hasher
@@ -200,6 +201,7 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
         .zip(page.rows.iter().map(|r| r.text.as_str()))
         .collect();
     super::themes::retag(db, &texts).await?;
+    super::mentions::remention(db, &texts).await?;
     let review_text = format!("{}\n{}", page.title, page.summary);
     crate::search::index_review(db, review_id, &review_text, &texts, &gone).await?;
 

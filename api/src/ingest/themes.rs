@@ -64,7 +64,7 @@ fn parse(text: &'static str) -> Result<Taxonomy, String> {
 
 /// Lower-case words of a text, with curly quotes straightened and punctuation dropped
 /// (apostrophes kept inside words: "children's").
-fn words(text: &str) -> Vec<String> {
+pub(crate) fn words(text: &str) -> Vec<String> {
     text.replace(['‘', '’'], "'")
         .to_lowercase()
         .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
@@ -75,7 +75,7 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// Does the cue occur in the words? Whole words, the last one a prefix if the cue ends in `*`.
-fn matches(cue: &str, text_words: &[String]) -> bool {
+pub(crate) fn matches(cue: &str, text_words: &[String]) -> bool {
     let (cue, prefix) = match cue.strip_suffix('*') {
         Some(c) => (c, true),
         None => (cue, false),

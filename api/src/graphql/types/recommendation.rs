@@ -4,7 +4,10 @@ use entity::recommendation;
 use super::{Agency, RelatedRecommendation, Review, ThemeTag, load};
 use crate::error::ApiError;
 use crate::graphql::ids::{Kind, encode};
-use crate::graphql::loaders::{AgenciesByRecommendation, ReviewById, TagsByRecommendation};
+use crate::graphql::loaders::{
+    AgenciesByRecommendation, AgencyById, MentionRow, MentionsByRecommendation, ReviewById,
+    TagsByRecommendation,
+};
 
 /// One recommendation of a review, with the agencies it is addressed to.
 #[derive(Clone)]
@@ -45,6 +48,18 @@ impl Recommendation {
             .unwrap_or_default()
             .into_iter()
             .map(Agency)
+            .collect())
+    }
+
+    /// Agencies the text names without the recommendation being addressed to them ("all GP
+    /// Practice Staff" in a recommendation to a commissioning body), each with the words that
+    /// named it. Curated cues only (`api/data/mentions.txt`), never a fuzzy guess.
+    async fn mentions(&self, ctx: &Context<'_>) -> Result<Vec<AgencyMention>> {
+        Ok(load::<MentionsByRecommendation, _>(ctx, self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(AgencyMention)
             .collect())
     }
 
@@ -91,6 +106,31 @@ impl Recommendation {
                 }
                 .into()
             })
+    }
+}
+
+/// An agency named in a recommendation's text, and the cue that named it.
+pub struct AgencyMention(MentionRow);
+
+/// An agency named in a recommendation's text, and the cue that named it.
+#[Object]
+impl AgencyMention {
+    /// The agency named.
+    async fn agency(&self, ctx: &Context<'_>) -> Result<Agency> {
+        load::<AgencyById, _>(ctx, self.0.agency_id)
+            .await?
+            .map(Agency)
+            .ok_or_else(|| {
+                ApiError::NotFound {
+                    what: "agency".into(),
+                }
+                .into()
+            })
+    }
+
+    /// The cue of `api/data/mentions.txt` that matched, so the link can be explained.
+    async fn cue(&self) -> &str {
+        &self.0.cue
     }
 }
 
