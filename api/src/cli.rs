@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::config::{
-    AgenciesArgs, AgencyAction, Cli, Command, ImportDhrdArgs, IngestArgs, ReviewAction,
-    ReviewsArgs, ServeConfig,
+    AgenciesArgs, AgencyAction, Cli, Command, ImportDhrdArgs, IngestArgs, KeyAction, KeysArgs,
+    ReviewAction, ReviewsArgs, ServeConfig,
 };
 use crate::db;
 use crate::graphql::sdl;
@@ -25,6 +25,7 @@ pub async fn run() -> ExitCode {
         Command::Agencies(args) => agencies(args).await,
         Command::Reviews(args) => reviews(args).await,
         Command::ImportDhrd(args) => import_dhrd(args).await,
+        Command::Keys(args) => keys(args).await,
         Command::Schema(_) => {
             print!("{}", sdl());
             ExitCode::SUCCESS
@@ -234,5 +235,73 @@ async fn import_dhrd(args: ImportDhrdArgs) -> ExitCode {
             eprintln!("dhr-graph import-dhrd: {shown}: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn keys(args: KeysArgs) -> ExitCode {
+    use crate::auth::{Role, keys};
+    telemetry::init(false);
+    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("dhr-graph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match args.action {
+        KeyAction::Create { name, role } => {
+            let role: Role = match role.parse() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("dhr-graph: --role: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            match keys::create(&db.conn, &name, role).await {
+                Ok(key) => {
+                    eprintln!(
+                        "created key {:?} ({role}); it is shown only now:",
+                        name.trim()
+                    );
+                    println!("{key}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("dhr-graph: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        KeyAction::List => match keys::list(&db.conn).await {
+            Ok(list) => {
+                for k in list {
+                    let state = match k.revoked_at {
+                        Some(at) => format!("revoked {}", at.to_rfc3339()),
+                        None => "active".to_owned(),
+                    };
+                    println!(
+                        "{}\t{}\tcreated {}\t{state}",
+                        k.name,
+                        k.role,
+                        k.created_at.to_rfc3339()
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("dhr-graph: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        KeyAction::Revoke { name } => match keys::revoke(&db.conn, &name).await {
+            Ok(k) => {
+                println!("revoked {}", k.name);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("dhr-graph: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }

@@ -32,6 +32,33 @@ pub enum Command {
     Reviews(ReviewsArgs),
     /// Import the DHRD dataset (incidents.csv): reviews with CSP, region, death year, case tags.
     ImportDhrd(ImportDhrdArgs),
+    /// Manage API keys: create (the key is printed once), list, revoke.
+    Keys(KeysArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    pub db: DbConfig,
+    #[command(subcommand)]
+    pub action: KeyAction,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum KeyAction {
+    /// Create a key and print it; only its hash is stored, so it cannot be shown again.
+    Create {
+        /// Who holds it; recorded as the author of their changes.
+        #[arg(long)]
+        name: String,
+        /// reader, editor or admin.
+        #[arg(long)]
+        role: String,
+    },
+    /// List the keys (names, roles, dates; never the keys).
+    List,
+    /// Revoke a key by name.
+    Revoke { name: String },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -99,10 +126,20 @@ pub enum AgencyAction {
 #[derive(Args, Debug, Clone)]
 pub struct DbConfig {
     /// Database URL: `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://dhr-graph.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        default_value = "sqlite://dhr-graph.db"
+    )]
     pub database_url: String,
     /// Connections in the pool.
-    #[arg(long, env = "DHR_GRAPH_DB_POOL_SIZE", default_value_t = 8)]
+    #[arg(
+        long,
+        global = true,
+        env = "DHR_GRAPH_DB_POOL_SIZE",
+        default_value_t = 8
+    )]
     pub db_pool_size: u32,
 }
 
@@ -140,6 +177,9 @@ pub struct ServeConfig {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Require an API key (any role) for reads too; writes always need one.
+    #[arg(long, env = "DHR_GRAPH_REQUIRE_KEY_FOR_READS")]
+    pub require_key_for_reads: bool,
 }
 
 impl ServeConfig {

@@ -290,3 +290,48 @@ pub async fn merge_reviews(
     txn.commit().await?;
     Ok(kept)
 }
+
+/// Deletes a review with its recommendations, their plans and history, and its links; the
+/// counts of the agencies it addressed follow. Returns how many recommendations went.
+pub async fn delete_review(db: &DatabaseConnection, id: i32) -> Result<usize, CurationError> {
+    let txn = crate::db::begin_write(db).await?;
+    review::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| CurationError::NoReview(id.to_string()))?;
+    let recs: Vec<i32> = recommendation::Entity::find()
+        .filter(recommendation::Column::ReviewId.eq(id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let touched: BTreeSet<i32> = recommendation_agency::Entity::find()
+        .filter(recommendation_agency::Column::RecommendationId.is_in(recs.clone()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|l| l.agency_id)
+        .collect();
+    crate::search::remove_review(&txn, id, &recs).await?;
+    review::Entity::delete_by_id(id).exec(&txn).await?;
+    refresh_agency_counts(&txn, &touched).await?;
+    txn.commit().await?;
+    Ok(recs.len())
+}
+
+impl From<CurationError> for crate::error::ApiError {
+    fn from(e: CurationError) -> Self {
+        use crate::error::ApiError;
+        match e {
+            CurationError::NoAgency(name) => ApiError::NotFound {
+                what: format!("agency {name:?}"),
+            },
+            CurationError::NoReview(_) => ApiError::NotFound {
+                what: "review".into(),
+            },
+            CurationError::Db(d) => d.into(),
+            other => ApiError::bad_input("input", other.to_string()),
+        }
+    }
+}

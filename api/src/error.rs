@@ -16,6 +16,12 @@ pub enum ApiError {
     BadUserInput { field: String, message: String },
     #[error("the page could not be read: line {line}: {reason}")]
     BadPage { line: usize, reason: String },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("this needs a key with the {needed} role")]
+    Forbidden { needed: &'static str },
+    #[error("the action plan is at version {current}, not {expected}: read it again and retry")]
+    Conflict { current: i32, expected: i32 },
     #[error(transparent)]
     Db(std::sync::Arc<sea_orm::DbErr>),
 }
@@ -44,6 +50,9 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } => "NOT_FOUND",
             ApiError::BadUserInput { .. } | ApiError::BadPage { .. } => "BAD_USER_INPUT",
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden { .. } => "FORBIDDEN",
+            ApiError::Conflict { .. } => "CONFLICT",
             ApiError::Db(_) => "INTERNAL",
         }
     }
@@ -67,6 +76,8 @@ impl ApiError {
             match self {
                 ApiError::BadUserInput { field, .. } => ext.set("field", field.as_str()),
                 ApiError::BadPage { line, .. } => ext.set("line", *line as u64),
+                ApiError::Conflict { current, .. } => ext.set("currentVersion", *current),
+                ApiError::Forbidden { needed } => ext.set("requiredRole", *needed),
                 _ => {}
             }
         })

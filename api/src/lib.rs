@@ -4,15 +4,18 @@
 //! `domain` (values parsed once), `ingest` (pages in), `graphql` (schema, types, loaders),
 //! `server` (HTTP), `cli` (commands). `entity` and `migration` are sibling crates.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod curation;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod graph;
 pub mod graphql;
 pub mod ingest;
+pub mod plans;
 pub mod search;
 pub mod server;
 pub mod similarity;

@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_graphql::http::{GraphiQLSource, parse_query_string};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::{RawQuery, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -21,8 +21,10 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{self, Caller};
 use crate::config::ServeConfig;
 use crate::db::{self, Db};
+use crate::events::EventBus;
 use crate::graphql::{AppSchema, build_schema, execute};
 use crate::ingest::samples;
 
@@ -32,12 +34,15 @@ pub struct AppState {
     pub db: Db,
     /// Extra time loaders wait for keys beyond the end of a poll pass (normally none).
     pub batch_delay: Duration,
+    pub require_key_for_reads: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
     Db(#[from] db::DbError),
+    #[error("cannot listen for events on PostgreSQL: {0}")]
+    Events(sea_orm::DbErr),
     #[error("cannot load the sample data: {0}")]
     Samples(#[from] crate::ingest::IngestError),
     #[error("cannot listen on {addr}: {source}")]
@@ -52,6 +57,8 @@ pub struct Application {
     router: Router,
     addr: SocketAddr,
     pub db: Db,
+    /// The PostgreSQL event listener, stopped with the server.
+    listener_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -68,12 +75,25 @@ impl Application {
                 );
             }
         }
+        let backend = db.conn.get_database_backend();
+        let bus = EventBus::new(backend);
+        let listener_task = if backend == sea_orm::DbBackend::Postgres {
+            Some(
+                crate::events::listen(&cfg.db.database_url, bus.clone())
+                    .await
+                    .map_err(StartError::Events)?,
+            )
+        } else {
+            None
+        };
+        let refresher = crate::similarity::Refresher::spawn(db.conn.clone());
         let router = router(
             cfg,
             AppState {
-                schema: build_schema(db.clone()),
+                schema: build_schema(db.clone(), bus, Some(refresher)),
                 batch_delay: Duration::from_micros(cfg.batch_delay_us),
                 db: db.clone(),
+                require_key_for_reads: cfg.require_key_for_reads,
             },
         );
         let listener = TcpListener::bind(cfg.listen)
@@ -91,6 +111,7 @@ impl Application {
             router,
             addr,
             db,
+            listener_task,
         })
     }
 
@@ -103,9 +124,13 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        if let Some(task) = self.listener_task {
+            task.abort();
+        }
+        served
     }
 
     /// Serves until Ctrl-C or SIGTERM.
@@ -152,6 +177,7 @@ pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
 
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(state)
@@ -173,15 +199,116 @@ pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-async fn graphql_post(State(state): State<AppState>, req: GraphQLRequest) -> GraphQLResponse {
-    execute(
-        &state.schema,
-        &state.db,
-        req.into_inner(),
-        state.batch_delay,
+/// A refusal before the request runs: a key that is wrong or revoked, or none where reads
+/// need one.
+fn unauthenticated(message: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        axum::Json(serde_json::json!({
+            "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]
+        })),
     )
-    .await
-    .into()
+        .into_response()
+}
+
+/// Who sent the request. A key that is sent must be valid, whatever the operation: a client
+/// with a revoked key learns it at once rather than reading on anonymously.
+async fn caller_of(state: &AppState, token: Option<&str>) -> Result<Caller, Response> {
+    let caller = match token {
+        None => Caller::Anonymous,
+        Some(token) => match auth::keys::authenticate(&state.db.conn, token).await {
+            Ok(Some(caller)) => caller,
+            Ok(None) => {
+                return Err(unauthenticated(
+                    "the API key is not valid (unknown or revoked)",
+                ));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot check an API key");
+                return Err(
+                    (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+                );
+            }
+        },
+    };
+    if state.require_key_for_reads && caller == Caller::Anonymous {
+        return Err(unauthenticated(
+            "this server needs an API key: send `Authorization: Bearer KEY`",
+        ));
+    }
+    Ok(caller)
+}
+
+fn header_token(headers: &HeaderMap) -> Result<Option<&str>, Response> {
+    match headers.get(header::AUTHORIZATION) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(auth::bearer)
+            .map(Some)
+            .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer KEY`")),
+    }
+}
+
+async fn graphql_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> Response {
+    let caller = match header_token(&headers) {
+        Ok(token) => match caller_of(&state, token).await {
+            Ok(c) => c,
+            Err(refused) => return refused,
+        },
+        Err(refused) => return refused,
+    };
+    GraphQLResponse::from(
+        execute(
+            &state.schema,
+            &state.db,
+            req.into_inner().data(caller),
+            state.batch_delay,
+        )
+        .await,
+    )
+    .into_response()
+}
+
+/// Subscriptions over graphql-transport-ws (and the older graphql-ws). The key, if any,
+/// comes in the `connection_init` payload: `{"Authorization": "Bearer KEY"}`.
+async fn graphql_ws(
+    State(state): State<AppState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |stream| {
+            let schema = state.schema.clone();
+            GraphQLWebSocket::new(stream, schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = ["Authorization", "authorization"]
+                        .iter()
+                        .find_map(|k| payload.get(k).and_then(|v| v.as_str()))
+                        .map(|v| {
+                            auth::bearer(v).map(str::to_owned).ok_or_else(|| {
+                                async_graphql::Error::new("Authorization must be `Bearer KEY`")
+                            })
+                        })
+                        .transpose()?;
+                    let caller = caller_of(&state, token.as_deref()).await.map_err(|_| {
+                        async_graphql::Error::new(
+                            "not authenticated: the API key is missing or not valid",
+                        )
+                    })?;
+                    let mut data = crate::graphql::connection_loaders(&state.db);
+                    data.insert(caller);
+                    Ok(data)
+                })
+                .serve()
+        })
 }
 
 /// GET runs a query from the URL; a browser asking for the page without a query gets GraphiQL.
@@ -198,11 +325,24 @@ async fn graphql_get(
     if wants_html && !query.contains("query=") {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
+    let caller = match header_token(&headers) {
+        Ok(token) => match caller_of(&state, token).await {
+            Ok(c) => c,
+            Err(refused) => return refused,
+        },
+        Err(refused) => return refused,
+    };
     match parse_query_string(&query) {
-        Ok(req) => {
-            GraphQLResponse::from(execute(&state.schema, &state.db, req, state.batch_delay).await)
-                .into_response()
-        }
+        Ok(req) => GraphQLResponse::from(
+            execute(
+                &state.schema,
+                &state.db,
+                req.data(caller),
+                state.batch_delay,
+            )
+            .await,
+        )
+        .into_response(),
         Err(e) => (
             StatusCode::BAD_REQUEST,
             axum::Json(serde_json::json!({

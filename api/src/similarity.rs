@@ -299,3 +299,29 @@ mod tests {
         );
     }
 }
+
+/// Rebuilds similarity edges in the background after writes through the API, so a mutation
+/// answers without waiting for it. Requests made during a rebuild coalesce into one more.
+#[derive(Clone)]
+pub struct Refresher(std::sync::Arc<tokio::sync::Notify>);
+
+impl Refresher {
+    pub fn spawn(db: DatabaseConnection) -> Self {
+        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        let worker = wake.clone();
+        tokio::spawn(async move {
+            loop {
+                worker.notified().await;
+                match rebuild(&db).await {
+                    Ok(edges) => tracing::debug!(edges, "similarity edges rebuilt"),
+                    Err(e) => tracing::warn!(error = %e, "similarity rebuild failed"),
+                }
+            }
+        });
+        Refresher(wake)
+    }
+
+    pub fn request(&self) {
+        self.0.notify_one();
+    }
+}

@@ -4,8 +4,10 @@
 //! The graph is stored as four node tables (`csp`, `review`, `agency`, `recommendation`),
 //! two alias tables, and edge tables (`review_csp`, `recommendation_agency`, `recommendation_mention`...).
 
+pub mod action_plan;
 pub mod agency;
 pub mod agency_alias;
+pub mod api_key;
 pub mod csp;
 pub mod csp_alias;
 pub mod recommendation;
@@ -18,6 +20,7 @@ pub mod review_alias;
 pub mod review_case_tag;
 pub mod review_csp;
 pub mod review_incident;
+pub mod status_event;
 pub mod theme;
 
 pub use sea_orm;

@@ -10,6 +10,7 @@ mod m20261122_000004_similarity;
 mod m20261122_000005_review_alias;
 mod m20261122_000006_dhrd;
 mod m20261125_000007_mentions;
+mod m20261125_000008_action_plans;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_review_alias::Migration),
             Box::new(m20261122_000006_dhrd::Migration),
             Box::new(m20261125_000007_mentions::Migration),
+            Box::new(m20261125_000008_action_plans::Migration),
         ]
     }
 }

@@ -133,3 +133,23 @@ mod tests {
         assert!("POLICEE".parse::<Sector>().unwrap_err().contains("POLICE"));
     }
 }
+
+code_enum! {
+    /// Where a recommendation's action plan stands, as DHR action plans record it.
+    PlanStatus {
+        NotStarted => "NOT_STARTED",
+        InProgress => "IN_PROGRESS",
+        Implemented => "IMPLEMENTED",
+        NotAccepted => "NOT_ACCEPTED",
+        Closed => "CLOSED",
+    }
+}
+
+code_enum! {
+    /// The red/amber/green rating of an action plan.
+    Rag {
+        Red => "RED",
+        Amber => "AMBER",
+        Green => "GREEN",
+    }
+}

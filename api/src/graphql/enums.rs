@@ -144,3 +144,31 @@ pub enum RecommendationOrder {
     #[default]
     ReviewDesc,
 }
+
+mirror! {
+    /// Where a recommendation's action plan stands.
+    PlanStatus => domain::PlanStatus {
+        /// Nothing recorded yet (every recommendation starts here).
+        NotStarted,
+        /// Work under way.
+        InProgress,
+        /// Done, awaiting or past sign-off.
+        Implemented,
+        /// The agency did not accept the recommendation.
+        NotAccepted,
+        /// Signed off and closed.
+        Closed,
+    }
+}
+
+mirror! {
+    /// The red/amber/green rating an action plan carries.
+    Rag => domain::Rag {
+        /// Off track.
+        Red,
+        /// At risk.
+        Amber,
+        /// On track or done.
+        Green,
+    }
+}

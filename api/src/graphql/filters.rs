@@ -86,6 +86,8 @@ pub struct RecommendationFilter {
     pub text_contains: Option<String>,
     /// Carrying this theme (slug, as in `themes`).
     pub theme: Option<String>,
+    /// Whose action plan is at one of these statuses (no plan yet counts as `NOT_STARTED`).
+    pub status: Option<Vec<super::enums::PlanStatus>>,
 }
 
 /// A custom SQL condition with `?` placeholders, rendered for the engine: sea-query expects
@@ -327,6 +329,27 @@ impl RecommendationFilter {
                 "recommendation.id IN (SELECT rt.recommendation_id FROM recommendation_theme rt \
                  JOIN theme t ON t.id = rt.theme_id WHERE t.slug = ?)",
                 [theme.trim().to_lowercase()],
+            ));
+        }
+        if let Some(statuses) = &self.status {
+            if statuses.is_empty() {
+                return Err(ApiError::bad_input(
+                    "filter.status",
+                    "name at least one status",
+                ));
+            }
+            let codes: Vec<String> = statuses
+                .iter()
+                .map(|s| crate::domain::PlanStatus::from(*s).code().to_owned())
+                .collect();
+            let marks = vec!["?"; codes.len()].join(", ");
+            c = c.add(cust(
+                backend,
+                format!(
+                    "COALESCE((SELECT ap.status FROM action_plan ap \
+                     WHERE ap.recommendation_id = recommendation.id), 'NOT_STARTED') IN ({marks})"
+                ),
+                codes,
             ));
         }
         Ok(c)

@@ -640,3 +640,43 @@ impl Loader<i32> for IncidentByReview {
             .collect())
     }
 }
+
+/// The action plan of each recommendation that has one.
+pub struct PlanByRecommendation(pub DatabaseConnection);
+
+impl Loader<i32> for PlanByRecommendation {
+    type Value = entity::action_plan::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let rows: HashMap<i32, Vec<entity::action_plan::Model>> = grouped(
+            &self.0,
+            "SELECT ap.*, ap.recommendation_id AS parent_id FROM action_plan ap \
+             WHERE ap.recommendation_id IN ({in})",
+            keys,
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, mut v)| v.pop().map(|p| (k, p)))
+            .collect())
+    }
+}
+
+/// The status history of each recommendation, oldest first.
+pub struct HistoryByRecommendation(pub DatabaseConnection);
+
+impl Loader<i32> for HistoryByRecommendation {
+    type Value = Vec<entity::status_event::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        grouped(
+            &self.0,
+            "SELECT se.*, se.recommendation_id AS parent_id FROM status_event se \
+             WHERE se.recommendation_id IN ({in}) ORDER BY se.recommendation_id, se.version",
+            keys,
+        )
+        .await
+    }
+}

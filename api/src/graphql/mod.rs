@@ -7,34 +7,51 @@ pub mod filters;
 pub mod graph_query;
 pub mod ids;
 pub mod loaders;
+pub mod mutation;
 pub mod page;
+pub mod plan_query;
 pub mod query;
+pub mod subscription;
 pub mod types;
 
 use std::time::Duration;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::extensions::Tracing;
-use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
+use futures::future::BoxFuture;
 
 use crate::db::Db;
 use loaders::*;
 
-pub type AppSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
 /// Query depth beyond which a request is refused before it runs.
 pub const MAX_DEPTH: usize = 16;
 
-fn builder() -> SchemaBuilder<query::Query, EmptyMutation, EmptySubscription> {
-    Schema::build(query::Query::default(), EmptyMutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .extension(Tracing)
-        .extension(crate::error::ErrorCodes)
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
+    Schema::build(
+        query::Query::default(),
+        mutation::Mutation,
+        subscription::Subscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .extension(Tracing)
+    .extension(crate::error::ErrorCodes)
 }
 
-/// The schema with its data (the database). Loaders are per request: see [`execute`].
-pub fn build_schema(db: Db) -> AppSchema {
-    builder().data(db).finish()
+/// The schema with its data (the database, the event bus, the similarity refresher).
+/// Loaders are per request: see [`execute`].
+pub fn build_schema(
+    db: Db,
+    bus: crate::events::EventBus,
+    refresher: Option<crate::similarity::Refresher>,
+) -> AppSchema {
+    let mut b = builder().data(db).data(bus);
+    if let Some(r) = refresher {
+        b = b.data(r);
+    }
+    b.finish()
 }
 
 /// Executes a request with its own loaders, batching by poll pass (see [`batch`]).
@@ -45,23 +62,43 @@ pub async fn execute(
     extra_delay: Duration,
 ) -> async_graphql::Response {
     let pass = batch::PassFlag::default();
-    let request = with_loaders(request, &db.conn, &pass, extra_delay);
+    let mut request = request;
+    insert_loaders(&mut request.data, &db.conn, || pass.spawner(), extra_delay);
     pass.track(schema.execute(request)).await
 }
 
-fn with_loaders(
-    request: async_graphql::Request,
+/// Loaders for a websocket connection's subscriptions. A subscription's events resolve one
+/// at a time outside any request future, so its loaders batch on a short timer instead.
+pub fn connection_loaders(db: &Db) -> async_graphql::Data {
+    let mut data = async_graphql::Data::default();
+    insert_loaders(
+        &mut data,
+        &db.conn,
+        || {
+            |f: BoxFuture<'static, ()>| {
+                tokio::spawn(f);
+            }
+        },
+        Duration::from_millis(1),
+    );
+    data
+}
+
+fn insert_loaders<S>(
+    data: &mut async_graphql::Data,
     conn: &sea_orm::DatabaseConnection,
-    pass: &batch::PassFlag,
+    spawner: impl Fn() -> S,
     delay: Duration,
-) -> async_graphql::Request {
+) where
+    S: Fn(BoxFuture<'static, ()>) + Send + Sync + 'static,
+{
     macro_rules! loader {
         ($l:expr) => {
-            DataLoader::new($l, pass.spawner()).delay(delay)
+            DataLoader::new($l, spawner()).delay(delay)
         };
     }
     let c = || conn.clone();
-    request
+    Loaders(data)
         .data(loader!(ReviewById(c())))
         .data(loader!(CspById(c())))
         .data(loader!(AgencyById(c())))
@@ -81,12 +118,24 @@ fn with_loaders(
         .data(loader!(ThemeById(c())))
         .data(loader!(TagsByRecommendation(c())))
         .data(loader!(MentionsByRecommendation(c())))
+        .data(loader!(PlanByRecommendation(c())))
+        .data(loader!(HistoryByRecommendation(c())))
         .data(loader!(ThemeCounts(c())))
         .data(loader!(ChildPages::<ThemeRecommendations>::new(c())))
         .data(loader!(Neighbours(c())))
         .data(loader!(PossibleDuplicates(c())))
         .data(loader!(CaseTagsByReview(c())))
-        .data(loader!(IncidentByReview(c())))
+        .data(loader!(IncidentByReview(c())));
+}
+
+/// Chains inserts into a `Data` the way `Request::data` chains them on a request.
+struct Loaders<'a>(&'a mut async_graphql::Data);
+
+impl Loaders<'_> {
+    fn data<D: std::any::Any + Send + Sync>(self, d: D) -> Self {
+        self.0.insert(d);
+        self
+    }
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.

@@ -18,7 +18,11 @@ use crate::error::ApiError;
 
 /// The root of every read: the core lists plus the graph questions.
 #[derive(async_graphql::MergedObject, Default)]
-pub struct Query(CoreQuery, super::graph_query::GraphQuery);
+pub struct Query(
+    CoreQuery,
+    super::graph_query::GraphQuery,
+    super::plan_query::PlanQuery,
+);
 
 #[derive(Default)]
 pub struct CoreQuery;

@@ -28,6 +28,8 @@ pub enum IngestError {
 pub struct PageReport {
     pub stored: Stored,
     pub notes: Vec<RowNote>,
+    /// Events staged with the page's transaction, for [`crate::events::EventBus::committed`].
+    pub events: Vec<crate::events::Event>,
 }
 
 /// Attempts of one page's transaction when a concurrent writer created the same CSP or
@@ -36,19 +38,39 @@ const ATTEMPTS: usize = 3;
 
 /// Parses and stores one page in its own transaction: all of it lands, or none.
 pub async fn ingest_text(db: &DatabaseConnection, text: &str) -> Result<PageReport, IngestError> {
-    let page = parse_page(text)?;
+    ingest_page(db, parse_page(text)?).await
+}
+
+/// Stores one parsed page in its own transaction, staging a `ReviewAdded` event with it.
+pub async fn ingest_page(
+    db: &DatabaseConnection,
+    page: ParsedPage,
+) -> Result<PageReport, IngestError> {
     let mut attempt = 1;
     loop {
         let txn = crate::db::begin_write(db).await?;
-        let result = match store::store_page(&txn, &page).await {
-            Ok(stored) => txn.commit().await.map(|()| stored),
+        let result = async {
+            let stored = store::store_page(&txn, &page).await?;
+            let events = match stored.outcome {
+                Outcome::Added => vec![crate::events::Event::ReviewAdded {
+                    review_id: stored.review_id,
+                }],
+                _ => Vec::new(),
+            };
+            crate::events::stage(&txn, &events).await?;
+            Ok::<_, DbErr>((stored, events))
+        }
+        .await;
+        let result = match result {
+            Ok(done) => txn.commit().await.map(|()| done),
             Err(e) => Err(e),
         };
         match result {
-            Ok(stored) => {
+            Ok((stored, events)) => {
                 return Ok(PageReport {
                     stored,
                     notes: page.notes,
+                    events,
                 });
             }
             Err(e)

@@ -23,6 +23,8 @@ pub const MAX_ROWS: usize = 2_000;
 /// A page read successfully. Rows keep their printed order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ParsedPage {
+    /// The caller's own identifier (`upsertReview`); pages read from text have none.
+    pub external_ref: Option<String>,
     pub source_url: Option<String>,
     pub title: String,
     pub review_type: ReviewType,
@@ -243,6 +245,7 @@ pub fn parse_page(text: &str) -> Result<ParsedPage, ParseError> {
     };
 
     let mut page = ParsedPage {
+        external_ref: None,
         source_url,
         title,
         review_type,

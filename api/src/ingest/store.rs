@@ -45,8 +45,12 @@ pub struct Stored {
     pub new_agencies: usize,
 }
 
-/// The identity of a page's review: its source URL, else CSP, month and title.
+/// The identity of a page's review: the caller's reference, else its source URL, else CSP,
+/// month and title.
 pub fn source_key(page: &ParsedPage) -> String {
+    if let Some(r) = &page.external_ref {
+        return format!("ref:{r}");
+    }
     match &page.source_url {
         Some(url) => format!("url:{}", url.trim_end_matches('/')),
         None => format!(

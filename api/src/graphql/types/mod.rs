@@ -1,6 +1,7 @@
 //! The object types of the graph. Each wraps a row and resolves its edges through loaders;
 //! none is a database model with GraphQL derives.
 
+mod action_plan;
 mod agency;
 mod csp;
 mod node;
@@ -9,6 +10,7 @@ mod related;
 mod review;
 mod theme;
 
+pub use action_plan::{ActionPlan, StatusEvent};
 pub use agency::Agency;
 pub use csp::Csp;
 pub use node::Node;

@@ -1,12 +1,12 @@
 use async_graphql::{Context, ID, Object, Result};
 use entity::recommendation;
 
-use super::{Agency, RelatedRecommendation, Review, ThemeTag, load};
+use super::{ActionPlan, Agency, RelatedRecommendation, Review, StatusEvent, ThemeTag, load};
 use crate::error::ApiError;
 use crate::graphql::ids::{Kind, encode};
 use crate::graphql::loaders::{
-    AgenciesByRecommendation, AgencyById, MentionRow, MentionsByRecommendation, ReviewById,
-    TagsByRecommendation,
+    AgenciesByRecommendation, AgencyById, HistoryByRecommendation, MentionRow,
+    MentionsByRecommendation, PlanByRecommendation, ReviewById, TagsByRecommendation,
 };
 
 /// One recommendation of a review, with the agencies it is addressed to.
@@ -93,6 +93,25 @@ impl Recommendation {
         #[graphql(default_with = "Some(10)")] first: Option<i32>,
     ) -> Result<Vec<RelatedRecommendation>> {
         super::related::repeats_of(ctx, &self.0, bounded_first(first.unwrap_or(10))?).await
+    }
+
+    /// What is being done about it: status, owner, dates, rating, version.
+    async fn action_plan(&self, ctx: &Context<'_>) -> Result<ActionPlan> {
+        Ok(ActionPlan(
+            load::<PlanByRecommendation, _>(ctx, self.0.id)
+                .await?
+                .unwrap_or_else(|| crate::plans::unstarted(self.0.id)),
+        ))
+    }
+
+    /// Every change to its action plan, oldest first.
+    async fn status_history(&self, ctx: &Context<'_>) -> Result<Vec<StatusEvent>> {
+        Ok(load::<HistoryByRecommendation, _>(ctx, self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(StatusEvent)
+            .collect())
     }
 
     /// The review that makes this recommendation.

@@ -1,0 +1,368 @@
+//! Action plans: each change is one transaction, checked against the version its writer read
+//! (optimistic concurrency), and appended to the recommendation's history.
+
+use std::collections::BTreeMap;
+
+use entity::{action_plan, recommendation, status_event};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    FromQueryResult, NotSet, QueryFilter, Set, SqlErr, TransactionTrait, Value,
+};
+use serde_json::json;
+
+use crate::domain::{PlanStatus, Rag};
+use crate::error::ApiError;
+use crate::events::{Event, StatusChange};
+use crate::sql::statement;
+
+/// What a writer changes; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct PlanChange {
+    pub status: Option<PlanStatus>,
+    /// The lead agency's id and slug (the slug is what the history records).
+    pub lead_agency: Option<Option<(i32, String)>>,
+    pub action: Option<Option<String>>,
+    /// `YYYY-MM-DD`, validated by the caller.
+    pub target_date: Option<Option<String>>,
+    pub completion_date: Option<Option<String>>,
+    pub outcome_note: Option<Option<String>>,
+    pub rag: Option<Option<Rag>>,
+    pub sign_off_body: Option<Option<String>>,
+    /// Why, recorded in the history only.
+    pub note: Option<String>,
+}
+
+/// A change that landed: the plan as it now stands, the history event, and the event for
+/// subscribers (staged in the same transaction).
+pub struct Applied {
+    pub plan: action_plan::Model,
+    pub event: status_event::Model,
+    pub published: Vec<Event>,
+}
+
+/// The plan of a recommendation that nobody has written yet.
+pub fn unstarted(recommendation_id: i32) -> action_plan::Model {
+    action_plan::Model {
+        recommendation_id,
+        status: PlanStatus::NotStarted.code().to_owned(),
+        lead_agency_id: None,
+        action: None,
+        target_date: None,
+        completion_date: None,
+        outcome_note: None,
+        rag: None,
+        sign_off_body: None,
+        version: 0,
+        updated_at: chrono::DateTime::UNIX_EPOCH,
+        updated_by: String::new(),
+    }
+}
+
+fn conflict_from(e: DbErr, expected: i32) -> ApiError {
+    match e.sql_err() {
+        // Another writer landed the same version first; its number is read after rollback.
+        Some(SqlErr::UniqueConstraintViolation(_)) => ApiError::Conflict {
+            current: expected + 1,
+            expected,
+        },
+        _ => e.into(),
+    }
+}
+
+/// Applies `change` to the plan of `recommendation_id` if it is still at `expected_version`.
+pub async fn change(
+    db: &DatabaseConnection,
+    recommendation_id: i32,
+    expected_version: i32,
+    change: PlanChange,
+    actor: &str,
+) -> Result<Applied, ApiError> {
+    let txn = crate::db::begin_write(db).await?;
+    let result = apply(&txn, recommendation_id, expected_version, change, actor).await;
+    match result {
+        Ok(applied) => {
+            txn.commit().await?;
+            Ok(applied)
+        }
+        Err(ApiError::Conflict { expected, .. }) => {
+            txn.rollback().await?;
+            // The version that won, read after the loser's transaction is gone.
+            let current = action_plan::Entity::find_by_id(recommendation_id)
+                .one(db)
+                .await?
+                .map_or(0, |p| p.version);
+            Err(ApiError::Conflict { current, expected })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn apply<C: ConnectionTrait + TransactionTrait>(
+    txn: &C,
+    recommendation_id: i32,
+    expected: i32,
+    change: PlanChange,
+    actor: &str,
+) -> Result<Applied, ApiError> {
+    let rec = recommendation::Entity::find_by_id(recommendation_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            what: "recommendation".into(),
+        })?;
+    let current = action_plan::Entity::find_by_id(rec.id).one(txn).await?;
+    let existed = current.is_some();
+    let before = current.unwrap_or_else(|| unstarted(rec.id));
+    if before.version != expected {
+        return Err(ApiError::Conflict {
+            current: before.version,
+            expected,
+        });
+    }
+    let mut after = before.clone();
+    let mut changes = BTreeMap::new();
+    macro_rules! patch {
+        ($field:ident, $name:literal, $value:expr) => {
+            if let Some(v) = $value {
+                if after.$field != v {
+                    changes.insert($name, json!(v));
+                    after.$field = v;
+                }
+            }
+        };
+    }
+    if let Some(s) = change.status {
+        after.status = s.code().to_owned();
+    }
+    if let Some(lead) = change.lead_agency {
+        let id = lead.as_ref().map(|l| l.0);
+        if after.lead_agency_id != id {
+            changes.insert("leadAgency", json!(lead.map(|l| l.1)));
+            after.lead_agency_id = id;
+        }
+    }
+    patch!(action, "action", change.action);
+    patch!(target_date, "targetDate", change.target_date);
+    patch!(completion_date, "completionDate", change.completion_date);
+    patch!(outcome_note, "outcomeNote", change.outcome_note);
+    patch!(
+        rag,
+        "rag",
+        change.rag.map(|r| r.map(|r| r.code().to_owned()))
+    );
+    patch!(sign_off_body, "signOffBody", change.sign_off_body);
+    after.version = expected + 1;
+    after.updated_at = chrono::Utc::now();
+    after.updated_by = actor.to_owned();
+
+    if existed {
+        // The version in the WHERE clause is what makes a racing writer lose on PostgreSQL:
+        // it waits for the winner's row lock, then finds the version moved on.
+        let done = action_plan::Entity::update_many()
+            .col_expr(
+                action_plan::Column::Status,
+                Expr::value(after.status.clone()),
+            )
+            .col_expr(
+                action_plan::Column::LeadAgencyId,
+                Expr::value(after.lead_agency_id),
+            )
+            .col_expr(
+                action_plan::Column::Action,
+                Expr::value(after.action.clone()),
+            )
+            .col_expr(
+                action_plan::Column::TargetDate,
+                Expr::value(after.target_date.clone()),
+            )
+            .col_expr(
+                action_plan::Column::CompletionDate,
+                Expr::value(after.completion_date.clone()),
+            )
+            .col_expr(
+                action_plan::Column::OutcomeNote,
+                Expr::value(after.outcome_note.clone()),
+            )
+            .col_expr(action_plan::Column::Rag, Expr::value(after.rag.clone()))
+            .col_expr(
+                action_plan::Column::SignOffBody,
+                Expr::value(after.sign_off_body.clone()),
+            )
+            .col_expr(action_plan::Column::Version, Expr::value(after.version))
+            .col_expr(
+                action_plan::Column::UpdatedAt,
+                Expr::value(after.updated_at),
+            )
+            .col_expr(
+                action_plan::Column::UpdatedBy,
+                Expr::value(after.updated_by.clone()),
+            )
+            .filter(action_plan::Column::RecommendationId.eq(rec.id))
+            .filter(action_plan::Column::Version.eq(expected))
+            .exec(txn)
+            .await?;
+        if done.rows_affected == 0 {
+            return Err(ApiError::Conflict {
+                current: expected + 1,
+                expected,
+            });
+        }
+    } else {
+        // Every column written (a plain conversion would mark them unchanged).
+        action_plan::ActiveModel::from(after.clone())
+            .reset_all()
+            .insert(txn)
+            .await
+            .map_err(|e| conflict_from(e, expected))?;
+    }
+    let event = status_event::ActiveModel {
+        id: NotSet,
+        recommendation_id: Set(rec.id),
+        version: Set(after.version),
+        actor: Set(actor.to_owned()),
+        at: Set(after.updated_at),
+        from_status: Set(before.status.clone()),
+        to_status: Set(after.status.clone()),
+        note: Set(change.note.clone()),
+        changes: Set((!changes.is_empty()).then(|| json!(changes).to_string())),
+    };
+    let event = event
+        .insert(txn)
+        .await
+        .map_err(|e| conflict_from(e, expected))?;
+    let (agencies, csps) = slugs_of(txn, rec.id, rec.review_id).await?;
+    let published = vec![Event::StatusChanged(StatusChange {
+        event_id: event.id,
+        recommendation_id: rec.id,
+        from_status: event.from_status.clone(),
+        to_status: event.to_status.clone(),
+        version: event.version,
+        actor: event.actor.clone(),
+        at: event.at.to_rfc3339(),
+        note: event.note.clone(),
+        agencies,
+        csps,
+    })];
+    crate::events::stage(txn, &published).await?;
+    Ok(Applied {
+        plan: after,
+        event,
+        published,
+    })
+}
+
+/// Slugs of the agencies a recommendation is addressed to and of its review's CSPs.
+async fn slugs_of<C: ConnectionTrait>(
+    db: &C,
+    recommendation_id: i32,
+    review_id: i32,
+) -> Result<(Vec<String>, Vec<String>), DbErr> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(statement(
+            backend,
+            "SELECT 'a' AS kind, a.slug FROM recommendation_agency ra JOIN agency a ON a.id = ra.agency_id \
+             WHERE ra.recommendation_id = ? \
+             UNION ALL SELECT 'c' AS kind, c.slug FROM review_csp rc JOIN csp c ON c.id = rc.csp_id \
+             WHERE rc.review_id = ?",
+            vec![recommendation_id.into(), review_id.into()],
+        ))
+        .await?;
+    let (mut agencies, mut csps) = (Vec::new(), Vec::new());
+    for row in rows {
+        let slug: String = row.try_get("", "slug")?;
+        if row.try_get::<String>("", "kind")? == "a" {
+            agencies.push(slug);
+        } else {
+            csps.push(slug);
+        }
+    }
+    Ok((agencies, csps))
+}
+
+/// How plans are grouped in [`stats`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsBy {
+    /// The agencies a recommendation is addressed to.
+    Agency,
+    Csp,
+    Sector,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
+pub struct StatusCount {
+    /// The agency id or CSP id (as text) or the sector code.
+    pub bucket: String,
+    pub status: String,
+    pub n: i64,
+}
+
+/// Recommendations per status per agency, CSP or sector (no plan counts as not started).
+pub async fn stats<C: ConnectionTrait>(db: &C, by: StatsBy) -> Result<Vec<StatusCount>, DbErr> {
+    let status = "COALESCE(ap.status, 'NOT_STARTED')";
+    let sql = match by {
+        StatsBy::Agency => format!(
+            "SELECT CAST(ra.agency_id AS VARCHAR(12)) AS bucket, {status} AS status, \
+               COUNT(*) AS n FROM recommendation_agency ra \
+             LEFT JOIN action_plan ap ON ap.recommendation_id = ra.recommendation_id \
+             GROUP BY ra.agency_id, {status} ORDER BY bucket, status"
+        ),
+        StatsBy::Csp => format!(
+            "SELECT CAST(rc.csp_id AS VARCHAR(12)) AS bucket, {status} AS status, \
+               COUNT(*) AS n FROM recommendation rec \
+             JOIN review_csp rc ON rc.review_id = rec.review_id \
+             LEFT JOIN action_plan ap ON ap.recommendation_id = rec.id \
+             GROUP BY rc.csp_id, {status} ORDER BY bucket, status"
+        ),
+        // A recommendation addressed to two police forces counts once for POLICE.
+        StatsBy::Sector => format!(
+            "SELECT bucket, status, COUNT(*) AS n FROM ( \
+               SELECT DISTINCT a.sector AS bucket, ra.recommendation_id, {status} AS status \
+               FROM recommendation_agency ra JOIN agency a ON a.id = ra.agency_id \
+               LEFT JOIN action_plan ap ON ap.recommendation_id = ra.recommendation_id) t \
+             GROUP BY bucket, status ORDER BY bucket, status"
+        ),
+    };
+    db.query_all_raw(statement(
+        db.get_database_backend(),
+        &sql,
+        Vec::<Value>::new(),
+    ))
+    .await?
+    .iter()
+    .map(|r| StatusCount::from_query_result(r, ""))
+    .collect()
+}
+
+/// Recommendations whose target date is before `as_of` and that are neither implemented nor
+/// closed (nor rejected: a plan not accepted has nothing left to do), earliest target first.
+pub async fn overdue<C: ConnectionTrait>(
+    db: &C,
+    as_of: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<recommendation::Model>, u64), DbErr> {
+    let backend = db.get_database_backend();
+    let from = "FROM recommendation rec JOIN action_plan ap ON ap.recommendation_id = rec.id \
+                WHERE ap.target_date < ? AND ap.status IN ('NOT_STARTED', 'IN_PROGRESS')";
+    let rows = db
+        .query_all_raw(statement(
+            backend,
+            &format!("SELECT rec.* {from} ORDER BY ap.target_date, rec.id LIMIT ? OFFSET ?"),
+            vec![as_of.into(), (limit as i64).into(), (offset as i64).into()],
+        ))
+        .await?
+        .iter()
+        .map(|r| recommendation::Model::from_query_result(r, ""))
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = db
+        .query_one_raw(statement(
+            backend,
+            &format!("SELECT COUNT(*) AS n {from}"),
+            vec![as_of.into()],
+        ))
+        .await?
+        .map_or(Ok(0), |r| r.try_get::<i64>("", "n"))?;
+    Ok((rows, total.max(0) as u64))
+}
