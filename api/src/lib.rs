@@ -13,6 +13,7 @@ pub mod error;
 pub mod graph;
 pub mod graphql;
 pub mod ingest;
+pub mod metrics;
 pub mod search;
 pub mod server;
 pub mod similarity;

@@ -5,12 +5,12 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_graphql::http::{GraphiQLSource, parse_query_string};
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRef, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -25,6 +25,7 @@ use crate::config::ServeConfig;
 use crate::db::{self, Db};
 use crate::graphql::{AppSchema, build_schema, execute};
 use crate::ingest::samples;
+use crate::metrics::{self, Metrics};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -32,6 +33,13 @@ pub struct AppState {
     pub db: Db,
     /// Extra time loaders wait for keys beyond the end of a poll pass (normally none).
     pub batch_delay: Duration,
+    pub metrics: Metrics,
+}
+
+impl FromRef<AppState> for Metrics {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,11 +67,13 @@ impl Application {
     /// builds the router and binds the listener.
     pub async fn build(cfg: &ServeConfig) -> Result<Self, StartError> {
         let db = db::connect(&cfg.db.database_url, cfg.db.db_pool_size).await?;
+        let metrics = Metrics::new(&db.conn);
         if !cfg.no_samples {
             let loaded = samples::load_if_empty(&db.conn, cfg.no_sample_dhrd).await?;
-            if loaded > 0 {
+            loaded.iter().for_each(|o| metrics.page_ingested(*o));
+            if !loaded.is_empty() {
                 tracing::info!(
-                    pages = loaded,
+                    pages = loaded.len(),
                     "loaded the sample data into an empty database"
                 );
             }
@@ -74,6 +84,7 @@ impl Application {
                 schema: build_schema(db.clone()),
                 batch_delay: Duration::from_micros(cfg.batch_delay_us),
                 db: db.clone(),
+                metrics,
             },
         );
         let listener = TcpListener::bind(cfg.listen)
@@ -154,6 +165,7 @@ pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(|m: State<Metrics>| async move { m.response() }))
         .with_state(state)
         .layer(cors)
         .layer(RequestBodyLimitLayer::new(cfg.body_limit))
@@ -174,14 +186,18 @@ pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
 }
 
 async fn graphql_post(State(state): State<AppState>, req: GraphQLRequest) -> GraphQLResponse {
-    execute(
-        &state.schema,
-        &state.db,
-        req.into_inner(),
-        state.batch_delay,
-    )
-    .await
-    .into()
+    run(&state, req.into_inner()).await.into()
+}
+
+/// Executes a request, recording its operation, outcome and latency.
+async fn run(state: &AppState, mut req: async_graphql::Request) -> async_graphql::Response {
+    let operation = metrics::operation_name(&mut req);
+    let started = Instant::now();
+    let resp = execute(&state.schema, &state.db, req, state.batch_delay).await;
+    state
+        .metrics
+        .graphql_request(&operation, resp.is_ok(), started.elapsed());
+    resp
 }
 
 /// GET runs a query from the URL; a browser asking for the page without a query gets GraphiQL.
@@ -199,10 +215,7 @@ async fn graphql_get(
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
     match parse_query_string(&query) {
-        Ok(req) => {
-            GraphQLResponse::from(execute(&state.schema, &state.db, req, state.batch_delay).await)
-                .into_response()
-        }
+        Ok(req) => GraphQLResponse::from(run(&state, req).await).into_response(),
         Err(e) => (
             StatusCode::BAD_REQUEST,
             axum::Json(serde_json::json!({
