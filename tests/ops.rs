@@ -1,4 +1,7 @@
-//! Operations over HTTP: `/metrics` after real requests.
+//! Operations over HTTP: `/metrics` after real requests, and every
+//! documented query in `docs/queries/` run against the samples (so the docs cannot rot).
+
+use std::path::Path;
 
 use serde_json::{Value, json};
 
@@ -82,5 +85,66 @@ both! {
             let name = format!(r#"dhr_graph_ingest_pages_total{{outcome="{outcome}"}}"#);
             assert_eq!(series(&text, &name), Some(0.0), "{text}");
         }
+    }
+}
+
+/// The documented queries: (file name, query, variables from its `# variables:` line).
+fn documented_queries() -> Vec<(String, String, Value)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/queries");
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .expect("docs/queries")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "graphql"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            let variables = text
+                .lines()
+                .find_map(|l| l.strip_prefix("# variables:"))
+                .map(|v| {
+                    serde_json::from_str(v).unwrap_or_else(|e| panic!("{name}: variables: {e}"))
+                })
+                .unwrap_or_else(|| json!({}));
+            (name, text, variables)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// True when a value holds something: a scalar, or a list or object with something in it.
+fn has_content(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Array(items) => items.iter().any(has_content),
+        Value::Object(fields) => fields.values().any(has_content),
+        _ => true,
+    }
+}
+
+both! {
+    async fn every_documented_query_answers_on_the_samples(backend: Backend) {
+        let queries = documented_queries();
+        let names: Vec<&str> = queries.iter().map(|(n, _, _)| n.as_str()).collect();
+        for expected in ["dashboard.graphql", "partnership-board-trace.graphql", "search.graphql"] {
+            assert!(names.contains(&expected), "docs/queries/{expected} is missing: {names:?}");
+        }
+        let app = TestApp::with_samples(backend).await;
+        for (name, query, variables) in &queries {
+            let data = app.query(query, variables.clone()).await;
+            let fields = data.as_object().unwrap_or_else(|| panic!("{name}: no data"));
+            assert!(!fields.is_empty(), "{name}: no data");
+            for (field, value) in fields {
+                assert!(has_content(value), "{name}: `{field}` is empty: {value:#}");
+                // A list answer must list something: an empty page is rot too.
+                for list in ["nodes", "edges"] {
+                    if let Some(items) = value.get(list).and_then(Value::as_array) {
+                        assert!(!items.is_empty(), "{name}: `{field}.{list}` is empty");
+                    }
+                }
+            }
+        }
+        let search = app.query(&queries.iter().find(|q| q.0 == "search.graphql").unwrap().1, json!({ "query": "routine enquiry" })).await;
+        assert_eq!(search["search"]["edges"][0]["node"]["label"], "5.1", "Bassetlaw 5.1 ranks first");
     }
 }
