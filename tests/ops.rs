@@ -1,4 +1,4 @@
-//! Operations over HTTP: `/metrics` after real requests, and every
+//! Operations over HTTP: `/metrics` after real requests, the explorer's assets, and every
 //! documented query in `docs/queries/` run against the samples (so the docs cannot rot).
 
 use std::path::Path;
@@ -85,6 +85,37 @@ both! {
             let name = format!(r#"dhr_graph_ingest_pages_total{{outcome="{outcome}"}}"#);
             assert_eq!(series(&text, &name), Some(0.0), "{text}");
         }
+    }
+}
+
+both! {
+    async fn the_explorer_is_served_from_the_binary(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let client = app.client();
+        let mut bodies = String::new();
+        for (path, kind) in [
+            ("/", "text/html"),
+            ("/explorer.js", "text/javascript"),
+            ("/explorer.css", "text/css"),
+        ] {
+            let resp = client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "{path}");
+            let headers = resp.headers().clone();
+            assert!(headers[reqwest::header::CONTENT_TYPE].to_str().unwrap().starts_with(kind), "{path}");
+            let policy = headers[reqwest::header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+            assert!(policy.contains("connect-src 'self'"), "{path}: {policy}");
+            bodies.push_str(&resp.text().await.unwrap());
+        }
+        assert!(bodies.contains("explorer.js") && bodies.contains("/graphql"));
+        // No external network: the only absolute URL is the SVG namespace, which is a name.
+        let external = bodies
+            .match_indices("http")
+            .filter(|(i, _)| !bodies[*i..].starts_with("http://www.w3.org/2000/svg"))
+            .count();
+        assert_eq!(external, 0, "the explorer loads nothing from elsewhere");
+
+        let graphiql = client.get(app.url("/graphql")).header("accept", "text/html").send().await.unwrap();
+        assert!(graphiql.text().await.unwrap().to_lowercase().contains("graphiql"), "GraphiQL stays at /graphql");
     }
 }
 

@@ -10,6 +10,7 @@ pub mod curation;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod explorer;
 pub mod graph;
 pub mod graphql;
 pub mod ingest;

@@ -23,6 +23,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::ServeConfig;
 use crate::db::{self, Db};
+use crate::explorer;
 use crate::graphql::{AppSchema, build_schema, execute};
 use crate::ingest::samples;
 use crate::metrics::{self, Metrics};
@@ -166,6 +167,7 @@ pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(|m: State<Metrics>| async move { m.response() }))
+        .merge(explorer::routes())
         .with_state(state)
         .layer(cors)
         .layer(RequestBodyLimitLayer::new(cfg.body_limit))
