@@ -15,11 +15,12 @@ bin="$target/debug/dhr-graph"
 work=$(mktemp -d)
 log="$work/server.log"
 pid=
+cmd=
 stop() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
+  for p in $cmd $pid; do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap stop EXIT
@@ -57,8 +58,12 @@ curl -fsS -o /dev/null "$url/readyz" || {
 }
 
 echo "with-server: serving the samples at $url"
+# In the background with `wait`, so that a signal stops both at once rather than after it ends.
 status=0
-DHR_GRAPH_URL="$url" "$@" || status=$?
+DHR_GRAPH_URL="$url" "$@" &
+cmd=$!
+wait "$cmd" || status=$?
+cmd=
 if [ "$status" -ne 0 ]; then
   echo "with-server: '$*' failed ($status); the server's log:" >&2
   tail -n 50 "$log" >&2
