@@ -2,7 +2,8 @@
 //!
 //! The service split by concern: `config` (typed settings), `db` (connection, migrations),
 //! `domain` (values parsed once), `ingest` (pages in), `graphql` (schema, types, loaders),
-//! `server` (HTTP), `cli` (commands). `entity` and `migration` are sibling crates.
+//! `server` (HTTP), `metrics` (Prometheus), `explorer` (the page at `/`), `cli` (commands).
+//! `entity` and `migration` are sibling crates.
 
 pub mod cli;
 pub mod config;
