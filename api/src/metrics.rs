@@ -33,7 +33,7 @@ const MAX_OPERATIONS: usize = 100;
 /// Longer names are counted as `other`: a label this long is noise, not a dashboard row.
 const MAX_NAME_LEN: usize = 64;
 
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
