@@ -8,6 +8,7 @@ mod curation;
 mod dhrd;
 mod graph;
 mod ingest;
+mod ops;
 mod queries;
 mod related;
 mod schema;

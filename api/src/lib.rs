@@ -2,7 +2,8 @@
 //!
 //! The service split by concern: `config` (typed settings), `db` (connection, migrations),
 //! `domain` (values parsed once), `ingest` (pages in), `graphql` (schema, types, loaders),
-//! `server` (HTTP), `cli` (commands). `entity` and `migration` are sibling crates.
+//! `server` (HTTP), `metrics` (Prometheus), `explorer` (the page at `/`), `cli` (commands).
+//! `entity` and `migration` are sibling crates.
 
 pub mod auth;
 pub mod cli;
@@ -12,9 +13,11 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod explorer;
 pub mod graph;
 pub mod graphql;
 pub mod ingest;
+pub mod metrics;
 pub mod plans;
 pub mod search;
 pub mod server;

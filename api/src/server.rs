@@ -5,12 +5,12 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_graphql::http::{GraphiQLSource, parse_query_string};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
-use axum::extract::{RawQuery, State, WebSocketUpgrade};
+use axum::extract::{FromRef, RawQuery, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -25,8 +25,10 @@ use crate::auth::{self, Caller};
 use crate::config::ServeConfig;
 use crate::db::{self, Db};
 use crate::events::EventBus;
+use crate::explorer;
 use crate::graphql::{AppSchema, build_schema, execute};
 use crate::ingest::samples;
+use crate::metrics::{self, Metrics};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -35,6 +37,13 @@ pub struct AppState {
     /// Extra time loaders wait for keys beyond the end of a poll pass (normally none).
     pub batch_delay: Duration,
     pub require_key_for_reads: bool,
+    pub metrics: Metrics,
+}
+
+impl FromRef<AppState> for Metrics {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,11 +75,13 @@ impl Application {
     /// builds the router and binds the listener.
     pub async fn build(cfg: &ServeConfig) -> Result<Self, StartError> {
         let db = db::connect(&cfg.db.database_url, cfg.db.db_pool_size).await?;
+        let metrics = Metrics::new(&db.conn);
         if !cfg.no_samples {
             let loaded = samples::load_if_empty(&db.conn, cfg.no_sample_dhrd).await?;
-            if loaded > 0 {
+            loaded.iter().for_each(|o| metrics.page_ingested(*o));
+            if !loaded.is_empty() {
                 tracing::info!(
-                    pages = loaded,
+                    pages = loaded.len(),
                     "loaded the sample data into an empty database"
                 );
             }
@@ -94,6 +105,7 @@ impl Application {
                 batch_delay: Duration::from_micros(cfg.batch_delay_us),
                 db: db.clone(),
                 require_key_for_reads: cfg.require_key_for_reads,
+                metrics,
             },
         );
         let listener = TcpListener::bind(cfg.listen)
@@ -180,6 +192,8 @@ pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
         .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(|m: State<Metrics>| async move { m.response() }))
+        .merge(explorer::routes())
         .with_state(state)
         .layer(cors)
         .layer(RequestBodyLimitLayer::new(cfg.body_limit))
@@ -264,16 +278,7 @@ async fn graphql_post(
         },
         Err(refused) => return refused,
     };
-    GraphQLResponse::from(
-        execute(
-            &state.schema,
-            &state.db,
-            req.into_inner().data(caller),
-            state.batch_delay,
-        )
-        .await,
-    )
-    .into_response()
+    GraphQLResponse::from(run(&state, req.into_inner().data(caller)).await).into_response()
 }
 
 /// Subscriptions over graphql-transport-ws (and the older graphql-ws). The key, if any,
@@ -311,6 +316,17 @@ async fn graphql_ws(
         })
 }
 
+/// Executes a request, recording its operation, outcome and latency.
+async fn run(state: &AppState, mut req: async_graphql::Request) -> async_graphql::Response {
+    let operation = metrics::operation_name(&mut req);
+    let started = Instant::now();
+    let resp = execute(&state.schema, &state.db, req, state.batch_delay).await;
+    state
+        .metrics
+        .graphql_request(&operation, resp.is_ok(), started.elapsed());
+    resp
+}
+
 /// GET runs a query from the URL; a browser asking for the page without a query gets GraphiQL.
 async fn graphql_get(
     State(state): State<AppState>,
@@ -333,16 +349,7 @@ async fn graphql_get(
         Err(refused) => return refused,
     };
     match parse_query_string(&query) {
-        Ok(req) => GraphQLResponse::from(
-            execute(
-                &state.schema,
-                &state.db,
-                req.data(caller),
-                state.batch_delay,
-            )
-            .await,
-        )
-        .into_response(),
+        Ok(req) => GraphQLResponse::from(run(&state, req.data(caller)).await).into_response(),
         Err(e) => (
             StatusCode::BAD_REQUEST,
             axum::Json(serde_json::json!({

@@ -4,7 +4,7 @@
 use entity::review;
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 
-use super::{IngestError, ingest_text};
+use super::{IngestError, Outcome, ingest_text};
 
 macro_rules! pages {
     ($($name:literal),+ $(,)?) => {
@@ -31,18 +31,20 @@ pub const SAMPLE_PAGES: &[(&str, &str)] = pages![
 pub const DHRD_CSV: &str = include_str!("../../../data/samples/dhrd/incidents.csv");
 
 /// Loads the samples when the database holds no review: the pages, and unless `pages_only`
-/// the DHRD records. Returns how many pages were loaded.
+/// the DHRD records. Returns what became of each page (none when the database had reviews).
 pub async fn load_if_empty(
     db: &DatabaseConnection,
     pages_only: bool,
-) -> Result<usize, IngestError> {
+) -> Result<Vec<Outcome>, IngestError> {
     if review::Entity::find().count(db).await? > 0 {
-        return Ok(0);
+        return Ok(Vec::new());
     }
+    let mut outcomes = Vec::with_capacity(SAMPLE_PAGES.len());
     for (name, text) in SAMPLE_PAGES {
-        ingest_text(db, text).await.inspect_err(|e| {
+        let report = ingest_text(db, text).await.inspect_err(|e| {
             tracing::error!(sample = name, error = %e, "sample page failed to load");
         })?;
+        outcomes.push(report.stored.outcome);
     }
     crate::similarity::rebuild(db).await?;
     if !pages_only {
@@ -53,5 +55,5 @@ pub async fn load_if_empty(
                 other => IngestError::Db(sea_orm::DbErr::Custom(format!("sample DHRD: {other}"))),
             })?;
     }
-    Ok(SAMPLE_PAGES.len())
+    Ok(outcomes)
 }
