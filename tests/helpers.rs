@@ -299,3 +299,184 @@ pub fn printed_rows(text: &str) -> Vec<(String, String, Vec<String>)> {
         .map(|cells| (cells[0].clone(), cells[1].clone(), cells[2..].to_vec()))
         .collect()
 }
+
+/// `dhr-graph keys create`: a new key of `role` on the database at `url`.
+pub fn create_key(url: &str, name: &str, role: &str) -> String {
+    let (code, out, err) = cli(&[
+        "keys",
+        "create",
+        "--database-url",
+        url,
+        "--name",
+        name,
+        "--role",
+        role,
+    ]);
+    assert_eq!(code, 0, "keys create: {err}");
+    out.trim().to_owned()
+}
+
+impl TestApp {
+    /// POSTs a query with `Authorization: Bearer KEY` (when given); returns status and body.
+    pub async fn post_as(&self, key: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("JSON body"))
+    }
+}
+
+/// A graphql-transport-ws client over a real socket.
+pub struct WsClient {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next_id: u32,
+}
+
+/// How a websocket session ended before it was acknowledged.
+#[derive(Debug, PartialEq, Eq)]
+pub struct WsClosed(pub u16);
+
+impl WsClient {
+    /// Connects to `/graphql/ws` and completes `connection_init` (with the key, if any).
+    pub async fn connect(addr: std::net::SocketAddr, key: Option<&str>) -> Result<Self, WsClosed> {
+        let mut client = Self::open(addr).await;
+        client.init(key).await?;
+        Ok(client)
+    }
+
+    /// Opens the socket with the graphql-transport-ws subprotocol, and nothing more.
+    pub async fn open(addr: std::net::SocketAddr) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{addr}/graphql/ws")
+            .into_client_request()
+            .unwrap();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket");
+        assert_eq!(
+            response
+                .headers()
+                .get("sec-websocket-protocol")
+                .map(|v| v.to_str().unwrap()),
+            Some("graphql-transport-ws")
+        );
+        WsClient { socket, next_id: 0 }
+    }
+
+    /// Sends `connection_init`; waits for the ack or the close.
+    pub async fn init(&mut self, key: Option<&str>) -> Result<(), WsClosed> {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let payload = match key {
+            Some(k) => json!({ "Authorization": format!("Bearer {k}") }),
+            None => json!({}),
+        };
+        self.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), self.socket.next()).await
+            {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    assert_eq!(v["type"], "connection_ack", "{v}");
+                    return Ok(());
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Err(WsClosed(frame.map_or(0, |f| u16::from(f.code))));
+                }
+                Ok(Some(Ok(_))) => continue,
+                other => panic!("no answer to connection_init: {other:?}"),
+            }
+        }
+    }
+
+    /// Sends one protocol message as it is.
+    pub async fn send(&mut self, message: Value) {
+        use futures::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        self.socket
+            .send(Message::text(message.to_string()))
+            .await
+            .unwrap();
+    }
+
+    /// Sends raw text (for malformed messages).
+    pub async fn send_text(&mut self, text: &str) {
+        use futures::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        self.socket
+            .send(Message::text(text.to_owned()))
+            .await
+            .unwrap();
+    }
+
+    /// Waits for the server to close the socket; returns the close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        use futures::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), self.socket.next()).await
+            {
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Some(frame.map_or(0, |f| u16::from(f.code)));
+                }
+                Ok(Some(Ok(_))) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    /// Starts a subscription; returns its id.
+    pub async fn subscribe(&mut self, query: &str, variables: Value) -> String {
+        use futures::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        self.next_id += 1;
+        let id = self.next_id.to_string();
+        let msg = json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } });
+        self.socket
+            .send(Message::text(msg.to_string()))
+            .await
+            .unwrap();
+        id
+    }
+
+    /// The next `next` message's payload, or `None` if none comes within `wait`.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<Value> {
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??;
+            match msg.expect("websocket message") {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    match v["type"].as_str() {
+                        Some("next") => return Some(v["payload"].clone()),
+                        Some("ping") => {
+                            let pong = json!({ "type": "pong" }).to_string();
+                            self.socket.send(Message::text(pong)).await.unwrap();
+                        }
+                        Some("error") => panic!("subscription error: {v}"),
+                        _ => {}
+                    }
+                }
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+}

@@ -15,3 +15,4 @@ mod schema;
 mod search;
 mod server;
 mod themes;
+mod writes;

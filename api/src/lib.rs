@@ -24,3 +24,4 @@ pub mod server;
 pub mod similarity;
 pub mod sql;
 pub mod telemetry;
+pub mod ws;

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use async_graphql::http::{GraphiQLSource, parse_query_string};
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
 use axum::extract::{FromRef, RawQuery, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -213,57 +213,68 @@ pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// A refusal before the request runs: a key that is wrong or revoked, or none where reads
-/// need one.
-fn unauthenticated(message: &str) -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer")],
-        axum::Json(serde_json::json!({
-            "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]
-        })),
-    )
-        .into_response()
+/// A refusal before the request runs: a key that is wrong or revoked, none where reads need
+/// one, or no database to check it against.
+#[derive(Debug)]
+enum Refusal {
+    Unauthenticated(&'static str),
+    Unavailable,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Unauthenticated(message) => (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                axum::Json(serde_json::json!({
+                    "errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]
+                })),
+            )
+                .into_response(),
+            Refusal::Unavailable => {
+                (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+            }
+        }
+    }
 }
 
 /// Who sent the request. A key that is sent must be valid, whatever the operation: a client
 /// with a revoked key learns it at once rather than reading on anonymously.
-async fn caller_of(state: &AppState, token: Option<&str>) -> Result<Caller, Response> {
+async fn caller_of(state: &AppState, token: Option<&str>) -> Result<Caller, Refusal> {
     let caller = match token {
         None => Caller::Anonymous,
         Some(token) => match auth::keys::authenticate(&state.db.conn, token).await {
             Ok(Some(caller)) => caller,
             Ok(None) => {
-                return Err(unauthenticated(
+                return Err(Refusal::Unauthenticated(
                     "the API key is not valid (unknown or revoked)",
                 ));
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot check an API key");
-                return Err(
-                    (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-                );
+                return Err(Refusal::Unavailable);
             }
         },
     };
     if state.require_key_for_reads && caller == Caller::Anonymous {
-        return Err(unauthenticated(
+        return Err(Refusal::Unauthenticated(
             "this server needs an API key: send `Authorization: Bearer KEY`",
         ));
     }
     Ok(caller)
 }
 
-fn header_token(headers: &HeaderMap) -> Result<Option<&str>, Response> {
-    match headers.get(header::AUTHORIZATION) {
-        None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(auth::bearer)
-            .map(Some)
-            .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer KEY`")),
-    }
+/// The caller of an HTTP request, from its `Authorization` header.
+async fn http_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Refusal> {
+    let token =
+        match headers.get(header::AUTHORIZATION) {
+            None => None,
+            Some(v) => Some(v.to_str().ok().and_then(auth::bearer).ok_or(
+                Refusal::Unauthenticated("the Authorization header must be `Bearer KEY`"),
+            )?),
+        };
+    caller_of(state, token).await
 }
 
 async fn graphql_post(
@@ -271,12 +282,9 @@ async fn graphql_post(
     headers: HeaderMap,
     req: GraphQLRequest,
 ) -> Response {
-    let caller = match header_token(&headers) {
-        Ok(token) => match caller_of(&state, token).await {
-            Ok(c) => c,
-            Err(refused) => return refused,
-        },
-        Err(refused) => return refused,
+    let caller = match http_caller(&state, &headers).await {
+        Ok(c) => c,
+        Err(refused) => return refused.into_response(),
     };
     GraphQLResponse::from(run(&state, req.into_inner().data(caller)).await).into_response()
 }
@@ -285,34 +293,39 @@ async fn graphql_post(
 /// comes in the `connection_init` payload: `{"Authorization": "Bearer KEY"}`.
 async fn graphql_ws(
     State(state): State<AppState>,
-    protocol: GraphQLProtocol,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let Some(protocol) = crate::ws::protocol(&headers) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "ask for the graphql-transport-ws subprotocol",
+        )
+            .into_response();
+    };
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |stream| {
+        .on_upgrade(move |socket| {
             let schema = state.schema.clone();
-            GraphQLWebSocket::new(stream, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let token = ["Authorization", "authorization"]
-                        .iter()
-                        .find_map(|k| payload.get(k).and_then(|v| v.as_str()))
-                        .map(|v| {
-                            auth::bearer(v).map(str::to_owned).ok_or_else(|| {
-                                async_graphql::Error::new("Authorization must be `Bearer KEY`")
-                            })
-                        })
-                        .transpose()?;
-                    let caller = caller_of(&state, token.as_deref()).await.map_err(|_| {
-                        async_graphql::Error::new(
-                            "not authenticated: the API key is missing or not valid",
-                        )
-                    })?;
-                    let mut data = crate::graphql::connection_loaders(&state.db);
-                    data.insert(caller);
-                    Ok(data)
-                })
-                .serve()
+            crate::ws::serve(socket, schema, protocol, move |payload| async move {
+                let token = match ["Authorization", "authorization"]
+                    .iter()
+                    .find_map(|k| payload.get(k).and_then(|v| v.as_str()))
+                {
+                    None => None,
+                    Some(v) => Some(
+                        auth::bearer(v)
+                            .map(str::to_owned)
+                            .ok_or("Authorization must be `Bearer KEY`")?,
+                    ),
+                };
+                let caller = caller_of(&state, token.as_deref())
+                    .await
+                    .map_err(|_| "Forbidden: the API key is missing or not valid".to_owned())?;
+                let mut data = crate::graphql::connection_loaders(&state.db);
+                data.insert(caller);
+                Ok(data)
+            })
         })
 }
 
@@ -341,12 +354,9 @@ async fn graphql_get(
     if wants_html && !query.contains("query=") {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
-    let caller = match header_token(&headers) {
-        Ok(token) => match caller_of(&state, token).await {
-            Ok(c) => c,
-            Err(refused) => return refused,
-        },
-        Err(refused) => return refused,
+    let caller = match http_caller(&state, &headers).await {
+        Ok(c) => c,
+        Err(refused) => return refused.into_response(),
     };
     match parse_query_string(&query) {
         Ok(req) => GraphQLResponse::from(run(&state, req.data(caller)).await).into_response(),
