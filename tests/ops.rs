@@ -161,8 +161,37 @@ both! {
             assert!(names.contains(&expected), "docs/queries/{expected} is missing: {names:?}");
         }
         let app = TestApp::with_samples(backend).await;
+        let editor = create_key(&app.database.url, "docs", "editor");
+        // The writes run first, in the order a case-management system would send them; the
+        // plan and the status change then point at a recommendation the upsert wrote.
+        let order = ["case-management-upsert.graphql", "case-management-plan.graphql", "case-management-status.graphql"];
+        let mut queries = queries.clone();
+        queries.sort_by_key(|(name, _, _)| (order.iter().position(|o| o == name).unwrap_or(order.len()), name.clone()));
+        let mut written: Option<Value> = None;
         for (name, query, variables) in &queries {
-            let data = app.query(query, variables.clone()).await;
+            let mut variables = variables.clone();
+            let version = match name.as_str() {
+                "case-management-plan.graphql" => Some(0),
+                "case-management-status.graphql" => Some(1),
+                _ => None,
+            };
+            if let Some(version) = version {
+                let id = written.as_ref().expect("the upsert ran first")["upsertReview"]["review"]
+                    ["recommendations"]["nodes"][0]["id"].clone();
+                variables["input"]["id"] = id;
+                variables["input"]["expectedVersion"] = json!(version);
+            }
+            let data = if query.lines().any(|l| l.starts_with("mutation")) {
+                let (status, body) = app.post_as(Some(&editor), query, variables).await;
+                assert_eq!(status, 200, "{name}: {body}");
+                assert!(body.get("errors").is_none(), "{name}: {body}");
+                body["data"].clone()
+            } else {
+                app.query(query, variables).await
+            };
+            if name == "case-management-upsert.graphql" {
+                written = Some(data.clone());
+            }
             let fields = data.as_object().unwrap_or_else(|| panic!("{name}: no data"));
             assert!(!fields.is_empty(), "{name}: no data");
             for (field, value) in fields {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command against the real server: builds the debug binary, serves the samples from a
 # fresh SQLite file on a port the system picks, waits until /readyz answers, runs the command
-# with DHR_GRAPH_URL set (e.g. http://127.0.0.1:41234), and stops the server however it ends.
+# with DHR_GRAPH_URL set (e.g. http://127.0.0.1:41234; also DHR_GRAPH_BIN and
+# DHR_GRAPH_DATABASE_URL), and stops the server however it ends.
 #
 #   tests/with-server.sh node tests/client/run.mjs
 set -euo pipefail
@@ -60,7 +61,8 @@ curl -fsS -o /dev/null "$url/readyz" || {
 echo "with-server: serving the samples at $url"
 # In the background with `wait`, so that a signal stops both at once rather than after it ends.
 status=0
-DHR_GRAPH_URL="$url" "$@" &
+# The binary and database too, for commands that create an API key first.
+DHR_GRAPH_URL="$url" DHR_GRAPH_BIN="$bin" DHR_GRAPH_DATABASE_URL="sqlite://$work/dhr-graph.db" "$@" &
 cmd=$!
 wait "$cmd" || status=$?
 cmd=

@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
+import { execFileSync } from 'node:child_process';
 import { ClientError, GraphQLClient } from 'graphql-request';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 
 const base = process.env.DHR_GRAPH_URL;
 assert.ok(base, 'DHR_GRAPH_URL must name the running server (run.sh sets it)');
@@ -25,13 +28,43 @@ const docs = Object.fromEntries(
 
 const run = (file, variables) => client.request(docs[file].text, variables ?? docs[file].variables);
 
+// Writes need a key: an editor key made with the CLI, as an operator would.
+const editorKey = execFileSync(
+  process.env.DHR_GRAPH_BIN,
+  ['keys', 'create', '--database-url', process.env.DHR_GRAPH_DATABASE_URL, '--name', `node-${process.pid}`, '--role', 'editor'],
+  { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+).trim();
+const editor = new GraphQLClient(`${base}/graphql`, { headers: { authorization: `Bearer ${editorKey}` } });
+const isMutation = (file) => /^mutation /m.test(docs[file].text);
+
+// The case-management files in the order a system sends them: the plan and the status change
+// point at a recommendation the upsert wrote.
+async function caseManagement() {
+  const upsert = await editor.request(docs['case-management-upsert.graphql'].text, docs['case-management-upsert.graphql'].variables);
+  // Each step names the version it read, as a real system must (a rerun finds later versions).
+  const first = upsert.upsertReview.review.recommendations.nodes[0];
+  const id = first.id;
+  const plan = await editor.request(docs['case-management-plan.graphql'].text, {
+    input: { ...docs['case-management-plan.graphql'].variables.input, id, expectedVersion: first.actionPlan.version },
+  });
+  const status = await editor.request(docs['case-management-status.graphql'].text, {
+    input: {
+      ...docs['case-management-status.graphql'].variables.input,
+      id,
+      expectedVersion: plan.updateRecommendation.actionPlan.version,
+    },
+  });
+  return { upsert, plan, status, id, version: status.setRecommendationStatus.actionPlan.version };
+}
+
 test('every documented query answers with data', async () => {
   const files = Object.keys(docs).sort();
   assert.deepEqual(
     files.filter((f) => ['dashboard.graphql', 'partnership-board-trace.graphql', 'search.graphql'].includes(f)),
     ['dashboard.graphql', 'partnership-board-trace.graphql', 'search.graphql'],
   );
-  for (const file of files) {
+  // The writes run in their own tests, after the read tests whose answers they would change.
+  for (const file of files.filter((f) => !isMutation(f))) {
     const data = await run(file);
     for (const [field, value] of Object.entries(data)) {
       assert.ok(value !== null && JSON.stringify(value) !== '[]', `${file}: ${field} is empty`);
@@ -89,4 +122,47 @@ test('the server counts the operations the client named', async () => {
   const text = await (await fetch(`${base}/metrics`)).text();
   assert.match(text, /dhr_graph_graphql_requests_total\{operation="Search",outcome="ok"\} [1-9]/);
   assert.match(text, /dhr_graph_graphql_requests_total\{operation="PartnershipBoardTrace",outcome="error"\} 1/);
+});
+
+test('a case-management system writes a review, its plan and its progress', async () => {
+  const { upsert, plan, status } = await caseManagement();
+  assert.ok(['ADDED', 'UNCHANGED'].includes(upsert.upsertReview.outcome));
+  const v = plan.updateRecommendation.actionPlan.version;
+  assert.equal(plan.updateRecommendation.actionPlan.leadAgency.name, 'Kent Police');
+  assert.equal(status.setRecommendationStatus.actionPlan.status, 'IN_PROGRESS');
+  assert.equal(status.setRecommendationStatus.actionPlan.version, v + 1);
+  const history = status.setRecommendationStatus.recommendation.statusHistory.map((e) => e.version);
+  assert.deepEqual(history, Array.from({ length: v + 1 }, (_, i) => i + 1), 'one event per version');
+  // Without a key the same write is refused with its code.
+  await assert.rejects(run('case-management-upsert.graphql'), (err) => {
+    assert.equal(err.response.errors[0].extensions.code, 'UNAUTHENTICATED');
+    return true;
+  });
+});
+
+test('the graphql-ws client hears a status change as it happens', async () => {
+  const ws = createClient({ url: `${base.replace('http', 'ws')}/graphql/ws`, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0 });
+  try {
+    const heard = new Promise((resolve, reject) => {
+      const stop = ws.subscribe(
+        { query: 'subscription { recommendationStatusChanged(agency: "kent-police") { recommendationId to version by } }' },
+        { next: (msg) => { stop(); resolve(msg); }, error: reject, complete: () => {} },
+      );
+    });
+    // Give the subscription a moment to register before the write.
+    await new Promise((r) => setTimeout(r, 300));
+    const { id } = await caseManagement().then(async (w) => {
+      await editor.request(docs['case-management-status.graphql'].text, {
+        input: { id: w.id, status: 'IMPLEMENTED', expectedVersion: w.version, note: 'Done.' },
+      });
+      return w;
+    });
+    const msg = await heard;
+    assert.equal(msg.errors, undefined, JSON.stringify(msg));
+    const change = msg.data.recommendationStatusChanged;
+    assert.equal(change.recommendationId, id);
+    assert.equal(change.by, `node-${process.pid}`);
+  } finally {
+    await ws.dispose();
+  }
 });
