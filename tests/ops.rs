@@ -208,3 +208,94 @@ both! {
         assert_eq!(search["search"]["edges"][0]["node"]["label"], "5.1", "Bassetlaw 5.1 ranks first");
     }
 }
+
+/// `KEY: value` (compose) and `KEY=value` (Dockerfile ENV) settings of the docker files.
+fn docker_settings() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker");
+    let compose = std::fs::read_to_string(root.join("docker-compose.yml")).expect("compose file");
+    let mut out = Vec::new();
+    // The api service's environment block: the indented lines after `environment:` under `api:`.
+    let api = &compose[compose.find("\n  api:").expect("an api service")..];
+    let env = &api[api.find("environment:").expect("api environment")..];
+    for line in env.lines().skip(1) {
+        let Some((k, v)) = line.trim().split_once(": ") else {
+            break;
+        };
+        if !line.starts_with("      ") {
+            break;
+        }
+        out.push((k.to_owned(), v.to_owned()));
+    }
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).expect("Dockerfile");
+    let env = &dockerfile[dockerfile.find("ENV ").expect("ENV")..];
+    for part in env
+        .lines()
+        .take_while(|l| l.starts_with("ENV") || l.starts_with(' '))
+    {
+        let part = part
+            .trim_start_matches("ENV")
+            .trim()
+            .trim_end_matches('\\')
+            .trim();
+        if let Some((k, v)) = part.split_once('=') {
+            out.push((k.to_owned(), v.to_owned()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_docker_files_set_only_settings_the_binary_reads() {
+    let settings = docker_settings();
+    assert!(
+        settings.iter().any(|(k, _)| k == "DATABASE_URL"),
+        "{settings:?}"
+    );
+    let (code, help, err) = cli(&["serve", "--help"]);
+    assert_eq!(code, 0, "{err}");
+    for (key, _) in &settings {
+        assert!(
+            help.contains(&format!("[env: {key}=")),
+            "docker sets {key}, which `dhr-graph serve` does not read"
+        );
+    }
+    // The values parse as the binary would take them: the listen address and the database URL.
+    for (key, value) in &settings {
+        match key.as_str() {
+            "DHR_GRAPH_LISTEN" => assert!(value.parse::<std::net::SocketAddr>().is_ok(), "{value}"),
+            "DATABASE_URL" => assert!(
+                value.starts_with("postgres://") || value.starts_with("sqlite://"),
+                "{value}"
+            ),
+            _ => {}
+        }
+    }
+    // The compose API reaches the compose database by its service name and credentials.
+    let compose = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/docker-compose.yml"),
+    )
+    .unwrap();
+    let url = settings
+        .iter()
+        .find(|(k, v)| k == "DATABASE_URL" && v.starts_with("postgres"))
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    for (setting, part) in [("POSTGRES_USER", "dhr:"), ("POSTGRES_DB", "/dhr_graph")] {
+        assert!(
+            compose.contains(setting) && url.contains(part),
+            "{setting} does not match {url}"
+        );
+    }
+    assert!(
+        url.contains("@db:5432/"),
+        "the API must reach the `db` service: {url}"
+    );
+    // The health checks hit routes the server has.
+    let dockerfile =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/Dockerfile"))
+            .unwrap();
+    assert!(
+        dockerfile.contains("/healthz") && dockerfile.contains("USER dhr"),
+        "health check and non-root user"
+    );
+}
