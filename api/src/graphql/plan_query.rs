@@ -120,7 +120,7 @@ impl PlanQuery {
         }
         let mut out: Vec<ActionPlanStat> = groups.into_values().collect();
         // Stable: BTreeMap order breaks ties.
-        out.sort_by(|a, b| b.total.cmp(&a.total));
+        out.sort_by_key(|s| std::cmp::Reverse(s.total));
         Ok(out)
     }
 
