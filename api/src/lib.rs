@@ -2,7 +2,7 @@
 //!
 //! The service split by concern: `config` (typed settings), `db` (connection, migrations),
 //! `domain` (values parsed once), `ingest` (pages in), `graphql` (schema, types, loaders),
-//! `server` (HTTP), `cli` (commands). `entity` and `migration` are sibling crates.
+//! `server` (HTTP), `exchange` (export and import), `cli` (commands). `entity` and `migration` are sibling crates.
 
 pub mod auth;
 pub mod cli;
@@ -12,6 +12,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod exchange;
 pub mod graph;
 pub mod graphql;
 pub mod ingest;
