@@ -145,6 +145,7 @@ pub struct StatusEvent {
 /// Only the version, read before the rest so that a document of another format is named as
 /// such instead of failing on whichever field changed first.
 #[derive(Deserialize)]
+#[serde(rename = "Export")]
 pub(super) struct Head {
     pub format: u32,
 }
