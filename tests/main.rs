@@ -6,6 +6,7 @@ mod helpers;
 
 mod curation;
 mod dhrd;
+mod exchange;
 mod graph;
 mod ingest;
 mod ops;

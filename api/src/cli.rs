@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::config::{
-    AgenciesArgs, AgencyAction, Cli, Command, ImportDhrdArgs, IngestArgs, KeyAction, KeysArgs,
-    ReviewAction, ReviewsArgs, ServeConfig,
+    AgenciesArgs, AgencyAction, Cli, Command, ExportArgs, ImportArgs, ImportDhrdArgs, IngestArgs,
+    KeyAction, KeysArgs, ReviewAction, ReviewsArgs, ServeConfig,
 };
 use crate::db;
 use crate::graphql::sdl;
@@ -26,6 +26,8 @@ pub async fn run() -> ExitCode {
         Command::Reviews(args) => reviews(args).await,
         Command::ImportDhrd(args) => import_dhrd(args).await,
         Command::Keys(args) => keys(args).await,
+        Command::Export(args) => export(args).await,
+        Command::Import(args) => import(args).await,
         Command::Schema(_) => {
             print!("{}", sdl());
             ExitCode::SUCCESS
@@ -303,5 +305,97 @@ async fn keys(args: KeysArgs) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+async fn export(args: ExportArgs) -> ExitCode {
+    use std::io::Write;
+    telemetry::init(false);
+    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("dhr-graph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = match crate::exchange::export_as(&db.conn, args.format).await {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("dhr-graph export: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let written = match &args.out {
+        // Written beside the target and renamed over it: a failed write leaves no half file
+        // where a previous export was.
+        Some(path) => {
+            let partial = path.with_file_name(format!(
+                ".{}.partial",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            ));
+            std::fs::write(&partial, &text)
+                .and_then(|()| std::fs::rename(&partial, path))
+                .map_err(|e| {
+                    let _ = std::fs::remove_file(&partial);
+                    format!("{}: {e}", path.display())
+                })
+        }
+        None => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .map_err(|e| format!("standard output: {e}")),
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dhr-graph export: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn import(args: ImportArgs) -> ExitCode {
+    telemetry::init(false);
+    let shown = args.file.display().to_string();
+    let text = match std::fs::read_to_string(&args.file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("dhr-graph import: {shown}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Read before connecting: a bad file creates no database.
+    let export = match crate::exchange::parse(&text) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("dhr-graph import: {shown}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("dhr-graph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match crate::exchange::import(&db.conn, &export).await {
+        Ok(s) => {
+            println!(
+                "imported {} CSPs, {} agencies, {} reviews, {} recommendations, {} action plans, {} status events; similarity edges: {}",
+                s.csps,
+                s.agencies,
+                s.reviews,
+                s.recommendations,
+                s.action_plans,
+                s.status_events,
+                s.similarity_edges
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dhr-graph import: {shown}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

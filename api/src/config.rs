@@ -34,6 +34,32 @@ pub enum Command {
     ImportDhrd(ImportDhrdArgs),
     /// Manage API keys: create (the key is printed once), list, revoke.
     Keys(KeysArgs),
+    /// Export the graph: JSON (everything needed to rebuild it; no API keys) or CSV (one row
+    /// per recommendation).
+    Export(ExportArgs),
+    /// Import a JSON export into an empty database, rebuilding tags, mentions, search and
+    /// similarity; all or nothing.
+    Import(ImportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub db: DbConfig,
+    /// json (to import elsewhere) or csv (for spreadsheets).
+    #[arg(long, value_enum, default_value_t = crate::exchange::ExportFormat::Json)]
+    pub format: crate::exchange::ExportFormat,
+    /// Write here instead of to standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub db: DbConfig,
+    /// A file written by `dhr-graph export --format json`.
+    pub file: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -2,8 +2,8 @@
 //!
 //! The service split by concern: `config` (typed settings), `db` (connection, migrations),
 //! `domain` (values parsed once), `ingest` (pages in), `graphql` (schema, types, loaders),
-//! `server` (HTTP), `metrics` (Prometheus), `explorer` (the page at `/`), `cli` (commands).
-//! `entity` and `migration` are sibling crates.
+//! `server` (HTTP), `metrics` (Prometheus), `explorer` (the page at `/`), `exchange` (export and
+//! import), `cli` (commands). `entity` and `migration` are sibling crates.
 
 pub mod auth;
 pub mod cli;
@@ -13,6 +13,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod exchange;
 pub mod explorer;
 pub mod graph;
 pub mod graphql;

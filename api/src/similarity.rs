@@ -213,9 +213,17 @@ pub fn neighbours(docs: &[(i32, String)], k: usize) -> Vec<(i32, i32, f64)> {
 /// Recomputes every recommendation's neighbours and replaces the stored edges, in one
 /// transaction. Returns the number of edges.
 pub async fn rebuild(db: &DatabaseConnection) -> Result<usize, DbErr> {
+    let txn = crate::db::begin_write(db).await?;
+    let edges = rebuild_in(&txn).await?;
+    txn.commit().await?;
+    Ok(edges)
+}
+
+/// [`rebuild`] inside the caller's transaction (an import rebuilds with the rows it writes,
+/// so that a failure takes both back).
+pub async fn rebuild_in<C: ConnectionTrait>(txn: &C) -> Result<usize, DbErr> {
     // Rebuilds run one at a time, each reading the recommendations under its own lock, so
     // two concurrent ingest runs cannot interleave a delete and another's inserts.
-    let txn = crate::db::begin_write(db).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({REBUILD_LOCK})"))
             .await?;
@@ -226,11 +234,11 @@ pub async fn rebuild(db: &DatabaseConnection) -> Result<usize, DbErr> {
         .column(recommendation::Column::Text)
         .order_by_asc(recommendation::Column::Id)
         .into_tuple()
-        .all(&txn)
+        .all(txn)
         .await?;
     let edges = neighbours(&docs, TOP_K);
     recommendation_similarity::Entity::delete_many()
-        .exec(&txn)
+        .exec(txn)
         .await?;
     for chunk in edges.chunks(1000) {
         let rows = chunk
@@ -241,10 +249,9 @@ pub async fn rebuild(db: &DatabaseConnection) -> Result<usize, DbErr> {
                 score: Set(*s),
             });
         recommendation_similarity::Entity::insert_many(rows)
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
     }
-    txn.commit().await?;
     Ok(edges.len())
 }
 
