@@ -586,3 +586,60 @@ both! {
         assert_eq!(WsClient::connect(app.addr, Some("dhr_nobody")).await.err(), Some(WsClosed(4403)));
     }
 }
+
+both! {
+    async fn keys_are_listed_without_their_secret_and_stored_only_as_hashes(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let url = app.database.url.clone();
+        let k = keys(&url);
+        let (code, out, err) = cli(&["keys", "list", "--database-url", &url]);
+        assert_eq!(code, 0, "{err}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(lines[0].starts_with("former\tadmin\t") && lines[0].contains("revoked"), "{out}");
+        assert!(lines[1].starts_with("dashboard\treader\t") && lines[1].ends_with("active"), "{out}");
+        for key in [&k.reader, &k.editor, &k.admin, &k.revoked] {
+            assert!(!out.contains(key.as_str()), "a key was listed");
+        }
+        // The database holds hashes, never the keys.
+        let rows = app.db.conn
+            .query_all_raw(Statement::from_string(app.db.conn.get_database_backend(), "SELECT key_hash FROM api_key"))
+            .await.unwrap();
+        let hashes: Vec<String> = rows.iter().map(|r| r.try_get("", "key_hash").unwrap()).collect();
+        assert_eq!(hashes.len(), 4);
+        assert!(hashes.iter().all(|h| h.len() == 64 && !h.starts_with("dhr_")));
+        // A second key of the same name is refused; an unknown role names the choices.
+        let (code, _, err) = cli(&["keys", "create", "--database-url", &url, "--name", "dashboard", "--role", "reader"]);
+        assert_ne!(code, 0);
+        assert!(err.contains("exists already"), "{err}");
+        let (code, _, err) = cli(&["keys", "create", "--database-url", &url, "--name", "x", "--role", "owner"]);
+        assert_ne!(code, 0);
+        assert!(err.contains("reader, editor or admin"), "{err}");
+    }
+}
+
+both! {
+    async fn a_review_written_through_the_api_is_counted_and_linked_to_its_dhrd_record(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let url = app.database.url.clone();
+        let csv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/samples/dhrd/incidents.csv");
+        let (code, out, err) = cli(&["import-dhrd", "--database-url", &url, csv.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}{err}");
+        let k = keys(&url);
+        let mut input = review_input("linked-1", "Police to review DASH training.");
+        input["input"]["csps"] = json!(["Bassetlaw"]);
+        input["input"]["yearOfDeath"] = json!(2018);
+        input["input"]["published"] = json!("2024-02");
+        let written = data(app.post_as(Some(&k.editor), "mutation($input: UpsertReviewInput!) { upsertReview(input: $input) {
+            review { caseTags incident { title yearOfDeath } } } }", input).await);
+        // Bassetlaw has one DHRD record of a 2018 death: a page of that CSP and year links to it.
+        let review = &written["upsertReview"]["review"];
+        assert!(review["incident"]["title"].as_str().unwrap().starts_with("Bassetlaw review (INC-"), "{written}");
+        assert!(!review["caseTags"].as_array().unwrap().is_empty(), "the record's tags come with it");
+        let metrics = app.client().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(
+            metrics.lines().any(|l| l == "dhr_graph_ingest_pages_total{outcome=\"added\"} 12"),
+            "the API write is counted beside the 11 sample pages: {metrics}"
+        );
+    }
+}

@@ -101,7 +101,14 @@ impl Application {
         let router = router(
             cfg,
             AppState {
-                schema: build_schema(db.clone(), bus, Some(refresher)),
+                schema: build_schema(
+                    db.clone(),
+                    bus,
+                    crate::graphql::Services {
+                        refresher: Some(refresher),
+                        metrics: Some(metrics.clone()),
+                    },
+                ),
                 batch_delay: Duration::from_micros(cfg.batch_delay_us),
                 db: db.clone(),
                 require_key_for_reads: cfg.require_key_for_reads,

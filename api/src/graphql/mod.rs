@@ -40,16 +40,23 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Su
     .extension(crate::error::ErrorCodes)
 }
 
-/// The schema with its data (the database, the event bus, the similarity refresher).
-/// Loaders are per request: see [`execute`].
-pub fn build_schema(
-    db: Db,
-    bus: crate::events::EventBus,
-    refresher: Option<crate::similarity::Refresher>,
-) -> AppSchema {
+/// Services the schema's resolvers reach besides the database; all optional, so that tools
+/// and benchmarks can build a schema without a server around it.
+#[derive(Default)]
+pub struct Services {
+    pub refresher: Option<crate::similarity::Refresher>,
+    pub metrics: Option<crate::metrics::Metrics>,
+}
+
+/// The schema with its data (the database, the event bus, the services). Loaders are per
+/// request: see [`execute`].
+pub fn build_schema(db: Db, bus: crate::events::EventBus, services: Services) -> AppSchema {
     let mut b = builder().data(db).data(bus);
-    if let Some(r) = refresher {
+    if let Some(r) = services.refresher {
         b = b.data(r);
+    }
+    if let Some(m) = services.metrics {
+        b = b.data(m);
     }
     b.finish()
 }

@@ -276,15 +276,29 @@ async fn review_of(ctx: &Context<'_>, id: i32) -> Result<Review> {
         })
 }
 
-/// After a review write lands: subscribers hear of it and similarity edges follow.
-fn after_review_write(ctx: &Context<'_>, report: crate::ingest::PageReport) {
+/// After a review write lands: subscribers hear of it, it is counted, similarity edges
+/// follow, and a new or changed page is linked to its DHRD record (as `dhr-graph ingest` does).
+async fn after_review_write(ctx: &Context<'_>, report: crate::ingest::PageReport) {
     if let Some(bus) = ctx.data_opt::<EventBus>() {
         bus.committed(report.events);
     }
-    if report.stored.outcome != Outcome::Unchanged
-        && let Some(r) = ctx.data_opt::<crate::similarity::Refresher>()
-    {
-        r.request();
+    if let Some(m) = ctx.data_opt::<crate::metrics::Metrics>() {
+        m.page_ingested(report.stored.outcome);
+    }
+    if matches!(report.stored.outcome, Outcome::Added | Outcome::Updated) {
+        if let Some(r) = ctx.data_opt::<crate::similarity::Refresher>() {
+            r.request();
+        }
+        // The write has landed; a failed link is logged, not reported as a failed write.
+        let db = ctx.data_unchecked::<Db>();
+        let linked = async {
+            let txn = crate::db::begin_write(&db.conn).await?;
+            crate::ingest::dhrd::link(&txn).await?;
+            txn.commit().await
+        };
+        if let Err(e) = linked.await {
+            tracing::warn!(error = %e, "linking the written review to DHRD records failed");
+        }
     }
 }
 
@@ -343,7 +357,7 @@ impl Mutation {
             .iter()
             .map(|n| format!("line {}: {}: {}", n.line, n.kind, n.excerpt))
             .collect();
-        after_review_write(ctx, report);
+        after_review_write(ctx, report).await;
         Ok(ReviewWritePayload {
             review: review_of(ctx, review_id).await?,
             outcome,
@@ -452,7 +466,7 @@ impl Mutation {
             .map_err(ingest_error)?;
         let review_id = report.stored.review_id;
         let outcome = report.stored.outcome.into();
-        after_review_write(ctx, report);
+        after_review_write(ctx, report).await;
         Ok(ReviewWritePayload {
             review: review_of(ctx, review_id).await?,
             outcome,
