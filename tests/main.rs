@@ -3,6 +3,7 @@
 //! under CI it must be), against the real app over HTTP on a random port.
 
 mod helpers;
+mod limits;
 
 mod curation;
 mod dhrd;

@@ -45,7 +45,7 @@ both! {
         assert_eq!(code, "GRAPHQL_VALIDATION_FAILED");
         let deep = format!("{{ reviews {{ nodes {{ {} }} }} }}", "recommendations { nodes { review { ".repeat(8) + "id" + &" } } }".repeat(8));
         let (code, err) = app.error_code(&deep, json!({})).await;
-        assert_eq!(code, "GRAPHQL_VALIDATION_FAILED", "{err}");
+        assert_eq!(code, "QUERY_TOO_DEEP", "{err}");
     }
 }
 

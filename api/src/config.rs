@@ -206,9 +206,37 @@ pub struct ServeConfig {
     /// Require an API key (any role) for reads too; writes always need one.
     #[arg(long, env = "DHR_GRAPH_REQUIRE_KEY_FOR_READS")]
     pub require_key_for_reads: bool,
+    /// Deepest selection a query may nest.
+    #[arg(long, env = "DHR_GRAPH_MAX_DEPTH", default_value_t = 16)]
+    pub max_depth: usize,
+    /// Largest query cost: each field 1, a list field its page size times its children.
+    #[arg(long, env = "DHR_GRAPH_MAX_COMPLEXITY", default_value_t = 50_000)]
+    pub max_complexity: usize,
+    /// Most aliased fields in one document.
+    #[arg(long, env = "DHR_GRAPH_MAX_ALIASES", default_value_t = 30)]
+    pub max_aliases: usize,
+    /// Refuse introspection queries (clients then need the published `schema.graphql`).
+    #[arg(long, env = "DHR_GRAPH_NO_INTROSPECTION")]
+    pub no_introspection: bool,
+    /// Do not serve GraphiQL on `GET /graphql`.
+    #[arg(long, env = "DHR_GRAPH_NO_GRAPHIQL")]
+    pub no_graphiql: bool,
+    /// PostgreSQL only: milliseconds a single SQL statement may run (0: no limit).
+    #[arg(long, env = "DHR_GRAPH_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
+    pub statement_timeout_ms: u64,
 }
 
 impl ServeConfig {
+    /// The request limits the schema enforces.
+    pub fn limits(&self) -> crate::graphql::Limits {
+        crate::graphql::Limits {
+            depth: self.max_depth,
+            complexity: self.max_complexity,
+            aliases: self.max_aliases,
+            introspection: !self.no_introspection,
+        }
+    }
+
     /// Settings for a given database with every other value at its default (tests, tools).
     pub fn for_database(database_url: impl Into<String>) -> Self {
         let mut cfg = ServeConfig::parse_from_defaults();

@@ -54,6 +54,16 @@ pub fn is_supported_url(url: &str) -> bool {
 
 /// Connects and applies pending migrations.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
+    connect_with(url, max_connections, None).await
+}
+
+/// As [`connect`], with a PostgreSQL statement timeout on every connection: the server sets
+/// one so that no single request can hold the database for long; batch commands do not.
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    statement_timeout: Option<Duration>,
+) -> Result<Db, DbError> {
     if !is_supported_url(url) {
         return Err(DbError::UnsupportedUrl(url.to_owned()));
     }
@@ -69,6 +79,10 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
+        })
+        .map_sqlx_postgres_opts(move |o| match statement_timeout {
+            Some(t) => o.options([("statement_timeout", t.as_millis().to_string())]),
+            None => o,
         });
     let mut conn = Database::connect(options).await.map_err(DbError::Connect)?;
     let statements = StatementCounter::default();

@@ -53,6 +53,13 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
             ApiError::Forbidden { .. } => "FORBIDDEN",
             ApiError::Conflict { .. } => "CONFLICT",
+            // A statement cut off by PostgreSQL's statement timeout: the client may retry.
+            ApiError::Db(e)
+                if e.to_string()
+                    .contains("canceling statement due to statement timeout") =>
+            {
+                "TIMEOUT"
+            }
             ApiError::Db(_) => "INTERNAL",
         }
     }
@@ -120,7 +127,12 @@ fn map_server_error(error: &mut ServerError) {
         .as_ref()
         .is_some_and(|e| e.get("code").is_some());
     if !has_code {
-        let code = if error.path.is_empty() {
+        // The limits async-graphql checks itself say so only in their message.
+        let code = if error.message == "Query is too complex." {
+            "QUERY_TOO_COMPLEX"
+        } else if error.message == "Query is nested too deep." {
+            "QUERY_TOO_DEEP"
+        } else if error.path.is_empty() {
             "GRAPHQL_VALIDATION_FAILED"
         } else {
             "BAD_USER_INPUT"

@@ -37,6 +37,7 @@ pub struct AppState {
     /// Extra time loaders wait for keys beyond the end of a poll pass (normally none).
     pub batch_delay: Duration,
     pub require_key_for_reads: bool,
+    pub graphiql: bool,
     pub metrics: Metrics,
 }
 
@@ -74,7 +75,9 @@ impl Application {
     /// Connects, migrates, loads the samples into an empty database (unless told not to),
     /// builds the router and binds the listener.
     pub async fn build(cfg: &ServeConfig) -> Result<Self, StartError> {
-        let db = db::connect(&cfg.db.database_url, cfg.db.db_pool_size).await?;
+        let timeout =
+            (cfg.statement_timeout_ms > 0).then(|| Duration::from_millis(cfg.statement_timeout_ms));
+        let db = db::connect_with(&cfg.db.database_url, cfg.db.db_pool_size, timeout).await?;
         let metrics = Metrics::new(&db.conn);
         if !cfg.no_samples {
             let loaded = samples::load_if_empty(&db.conn, cfg.no_sample_dhrd).await?;
@@ -107,11 +110,13 @@ impl Application {
                     crate::graphql::Services {
                         refresher: Some(refresher),
                         metrics: Some(metrics.clone()),
+                        limits: cfg.limits(),
                     },
                 ),
                 batch_delay: Duration::from_micros(cfg.batch_delay_us),
                 db: db.clone(),
                 require_key_for_reads: cfg.require_key_for_reads,
+                graphiql: !cfg.no_graphiql,
                 metrics,
             },
         );
@@ -358,7 +363,7 @@ async fn graphql_get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     let query = query.unwrap_or_default();
-    if wants_html && !query.contains("query=") {
+    if wants_html && !query.contains("query=") && state.graphiql {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
     let caller = match http_caller(&state, &headers).await {

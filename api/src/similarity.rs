@@ -227,6 +227,9 @@ pub async fn rebuild_in<C: ConnectionTrait>(txn: &C) -> Result<usize, DbErr> {
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({REBUILD_LOCK})"))
             .await?;
+        // A rebuild is batch work: the server's per-statement timeout is for requests.
+        txn.execute_unprepared("SET LOCAL statement_timeout = 0")
+            .await?;
     }
     let docs: Vec<(i32, String)> = recommendation::Entity::find()
         .select_only()

@@ -222,6 +222,7 @@ impl GraphQuery {
     /// Full-text search over recommendation texts and review summaries, most relevant first.
     /// Words are stemmed ("enquiries" finds "enquiry"); any word may match, and results
     /// matching more of them rank higher.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
     async fn search(
         &self,
         ctx: &Context<'_>,
@@ -303,6 +304,7 @@ impl GraphQuery {
     /// `includeMentions`, an agency also counts where a recommendation names it without being
     /// addressed to it (`Recommendation.mentions`).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
     async fn recurring_agencies(
         &self,
         ctx: &Context<'_>,

@@ -6,6 +6,7 @@ pub mod enums;
 pub mod filters;
 pub mod graph_query;
 pub mod ids;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod page;
@@ -26,18 +27,51 @@ use loaders::*;
 
 pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
 
-/// Query depth beyond which a request is refused before it runs.
+/// Query depth beyond which a request is refused before it runs (the default of `Limits`).
 pub const MAX_DEPTH: usize = 16;
 
-fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
-    Schema::build(
+/// What one request may ask for; each is checked before anything runs.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub depth: usize,
+    /// Each field costs 1; a list field costs its page size times its children.
+    pub complexity: usize,
+    pub aliases: usize,
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            depth: MAX_DEPTH,
+            complexity: 50_000,
+            aliases: 30,
+            introspection: true,
+        }
+    }
+}
+
+fn builder(
+    limits: &Limits,
+) -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Subscription> {
+    let b = Schema::build(
         query::Query::default(),
         mutation::Mutation,
         subscription::Subscription,
     )
-    .limit_depth(MAX_DEPTH)
+    .limit_depth(limits.depth)
+    .limit_complexity(limits.complexity)
+    .extension(limits::DocumentLimits {
+        max_aliases: limits.aliases,
+        introspection: limits.introspection,
+    })
     .extension(Tracing)
-    .extension(crate::error::ErrorCodes)
+    .extension(crate::error::ErrorCodes);
+    if limits.introspection {
+        b
+    } else {
+        b.disable_introspection()
+    }
 }
 
 /// Services the schema's resolvers reach besides the database; all optional, so that tools
@@ -46,12 +80,13 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, subscription::Su
 pub struct Services {
     pub refresher: Option<crate::similarity::Refresher>,
     pub metrics: Option<crate::metrics::Metrics>,
+    pub limits: Limits,
 }
 
 /// The schema with its data (the database, the event bus, the services). Loaders are per
 /// request: see [`execute`].
 pub fn build_schema(db: Db, bus: crate::events::EventBus, services: Services) -> AppSchema {
-    let mut b = builder().data(db).data(bus);
+    let mut b = builder(&services.limits).data(db).data(bus);
     if let Some(r) = services.refresher {
         b = b.data(r);
     }
@@ -147,5 +182,5 @@ impl Loaders<'_> {
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    builder(&Limits::default()).finish().sdl()
 }

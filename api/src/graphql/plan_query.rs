@@ -126,6 +126,7 @@ impl PlanQuery {
 
     /// Recommendations whose action plan's target date is before `asOf` (default: today,
     /// UTC) and that are still `NOT_STARTED` or `IN_PROGRESS`, earliest target first.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
     async fn overdue_recommendations(
         &self,
         ctx: &Context<'_>,

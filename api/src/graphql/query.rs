@@ -73,6 +73,7 @@ impl CoreQuery {
 
     /// Reviews, newest first by default.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn reviews(
         &self,
         ctx: &Context<'_>,
@@ -123,6 +124,7 @@ impl CoreQuery {
 
     /// Community Safety Partnerships, by name.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn csps(
         &self,
         ctx: &Context<'_>,
@@ -171,6 +173,7 @@ impl CoreQuery {
 
     /// Agencies addressed by recommendations, those in most reviews first by default.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn agencies(
         &self,
         ctx: &Context<'_>,
@@ -304,6 +307,7 @@ impl CoreQuery {
 
     /// Recommendations across all reviews.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn recommendations(
         &self,
         ctx: &Context<'_>,

@@ -64,6 +64,7 @@ impl Agency {
     }
 
     /// Reviews with a recommendation addressed to this agency, newest first.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn reviews(
         &self,
         ctx: &Context<'_>,
@@ -80,6 +81,7 @@ impl Agency {
 
     /// Every review that addressed this agency, oldest first, each with the recommendations
     /// it addressed to the agency: the agency's history across reviews.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn trace(
         &self,
         ctx: &Context<'_>,
@@ -99,6 +101,7 @@ impl Agency {
     }
 
     /// Agencies addressed in the same reviews as this one, most shared reviews first.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
     async fn co_addressed(
         &self,
         ctx: &Context<'_>,
@@ -125,6 +128,7 @@ impl Agency {
     }
 
     /// Recommendations addressed to this agency, newest review first.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn recommendations(
         &self,
         ctx: &Context<'_>,

@@ -34,6 +34,7 @@ impl Csp {
     }
 
     /// The CSP's reviews, newest first.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn reviews(
         &self,
         ctx: &Context<'_>,
@@ -49,6 +50,7 @@ impl Csp {
     }
 
     /// Agencies addressed by the CSP's reviews, those in most reviews overall first.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn agencies(
         &self,
         ctx: &Context<'_>,

@@ -75,6 +75,7 @@ impl Recommendation {
 
     /// Recommendations elsewhere that resemble this one, closest first: similar wording, the
     /// same agency or sector, shared themes. Same-review recommendations only if asked.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
     async fn related(
         &self,
         ctx: &Context<'_>,
@@ -87,6 +88,7 @@ impl Recommendation {
 
     /// "Has this been recommended before?": earlier recommendations (by publication) to the
     /// same agency or sector with closely similar wording, closest first.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, None, child_complexity)")]
     async fn repeats(
         &self,
         ctx: &Context<'_>,

@@ -127,6 +127,7 @@ impl Review {
     }
 
     /// The review's recommendations in printed order.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn recommendations(
         &self,
         ctx: &Context<'_>,
@@ -145,6 +146,7 @@ impl Review {
     }
 
     /// Every agency the review's recommendations address, by name.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn agencies(
         &self,
         ctx: &Context<'_>,

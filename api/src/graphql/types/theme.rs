@@ -66,6 +66,7 @@ impl Theme {
     }
 
     /// Recommendations carrying this theme, newest review first.
+    #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn recommendations(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,141 @@
+//! Bounded work: every limit, crossed by a query that gets a clear code (not a 500, not a hang).
+
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::json;
+
+use crate::helpers::*;
+
+async fn app_with(
+    backend: Backend,
+    tune: impl FnOnce(&mut dhr_graph_api::config::ServeConfig),
+) -> (TestDb, std::net::SocketAddr) {
+    let db = TestDb::new(backend).await;
+    let mut cfg = dhr_graph_api::config::ServeConfig::for_database(db.url.clone());
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.no_sample_dhrd = true;
+    tune(&mut cfg);
+    let app = dhr_graph_api::server::Application::build(&cfg)
+        .await
+        .expect("app starts");
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until(std::future::pending()));
+    (db, addr)
+}
+
+async fn post(addr: std::net::SocketAddr, query: &str) -> (u16, serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/graphql"))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap();
+    (
+        resp.status().as_u16(),
+        resp.json().await.unwrap_or_default(),
+    )
+}
+
+fn code(body: &serde_json::Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("")
+}
+
+both! {
+    async fn complexity_aliases_and_page_size_are_bounded(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        // The documented nested page is well within the default budget...
+        app.query("{ reviews(first: 50) { nodes { csps { name } recommendations(first: 50) { nodes { agencies { name } } } } } }", json!({})).await;
+        // ...a page of pages of pages is not, and nothing runs.
+        let heavy = "{ reviews(first: 100) { nodes { recommendations(first: 100) { nodes { related(first: 100) { recommendation { text } } } } } } }";
+        let (status, body) = app.post_as(None, heavy, json!({})).await;
+        assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+        assert!(status < 500);
+        // Thirty aliases pass, thirty-one do not.
+        let aliased = |n: usize| format!("{{ {} }}", (0..n).map(|i| format!("a{i}: reviews(first: 1) {{ totalCount }}")).collect::<Vec<_>>().join(" "));
+        app.query(&aliased(30), json!({})).await;
+        let (_, body) = app.post_as(None, &aliased(31), json!({})).await;
+        assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("31 aliases"), "{body}");
+        // Pages hold at most 100.
+        let (code_, err) = app.error_code("{ reviews(first: 101) { totalCount } }", json!({})).await;
+        assert_eq!(code_, "BAD_USER_INPUT", "{err}");
+        // A batch (an array of operations) is not accepted: one operation per request.
+        let resp = app.client().post(app.url("/graphql"))
+            .json(&json!([{ "query": "{ reviews { totalCount } }" }, { "query": "{ reviews { totalCount } }" }]))
+            .send().await.unwrap();
+        assert!(resp.status().is_client_error(), "{}", resp.status());
+    }
+}
+
+both! {
+    async fn limits_are_configurable_and_introspection_and_graphiql_can_be_off(backend: Backend) {
+        let (_db, addr) = app_with(backend, |c| {
+            c.max_depth = 3;
+            c.max_aliases = 1;
+            c.no_introspection = true;
+            c.no_graphiql = true;
+            c.no_samples = true;
+        }).await;
+        let (_, body) = post(addr, "{ reviews { nodes { csps { name } } } }").await;
+        assert_eq!(code(&body), "QUERY_TOO_DEEP", "{body}");
+        let (_, body) = post(addr, "{ a: reviews { totalCount } b: reviews { totalCount } }").await;
+        assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body}");
+        let (_, body) = post(addr, "{ __schema { types { name } } }").await;
+        assert_eq!(code(&body), "INTROSPECTION_DISABLED", "{body}");
+        let page = reqwest::Client::new().get(format!("http://{addr}/graphql")).header("accept", "text/html").send().await.unwrap();
+        let text = page.text().await.unwrap();
+        assert!(!text.contains("graphiql"), "GraphiQL is off: {text}");
+    }
+}
+
+both! {
+    async fn the_body_limit_answers_413(backend: Backend) {
+        let (_db, addr) = app_with(backend, |c| {
+            c.body_limit = 1024;
+            c.no_samples = true;
+        }).await;
+        let (status, _) = post(addr, &format!("{{ reviews {{ totalCount }} }} # {}", "x".repeat(2048))).await;
+        assert_eq!(status, 413);
+        let (status, body) = post(addr, "{ reviews { totalCount } }").await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_statements_are_cut_off_with_a_retryable_code() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let (db, addr) = app_with(Backend::Postgres, |c| {
+        c.statement_timeout_ms = 200;
+        c.no_samples = true;
+    })
+    .await;
+    // Every server connection carries the timeout.
+    let server =
+        dhr_graph_api::db::connect_with(&db.url, 1, Some(std::time::Duration::from_millis(200)))
+            .await
+            .unwrap();
+    let row = server
+        .conn
+        .query_one_raw(Statement::from_string(
+            server.conn.get_database_backend(),
+            "SHOW statement_timeout",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get::<String>("", "statement_timeout").unwrap(),
+        "200ms"
+    );
+    let err = server
+        .conn
+        .execute_unprepared("SELECT pg_sleep(1)")
+        .await
+        .unwrap_err();
+    assert_eq!(dhr_graph_api::error::ApiError::from(err).code(), "TIMEOUT");
+    let (status, _) = post(addr, "{ reviews { totalCount } }").await;
+    assert_eq!(status, 200);
+}
