@@ -159,6 +159,8 @@ impl TestApp {
         // Tests count pages; the DHRD records are loaded where a test asks for them.
         cfg.no_sample_dhrd = true;
         cfg.db.db_pool_size = 4;
+        // Tests send hundreds of requests from one address; rate limits have their own test.
+        cfg.rate_limit_per_minute = 0;
         let app = Application::build(&cfg).await.expect("app starts");
         let addr = app.local_addr();
         let db = app.db.clone();

@@ -139,3 +139,28 @@ async fn postgres_statements_are_cut_off_with_a_retryable_code() {
     let (status, _) = post(addr, "{ reviews { totalCount } }").await;
     assert_eq!(status, 200);
 }
+
+both! {
+    async fn callers_over_their_rate_get_429_with_retry_after(backend: Backend) {
+        let (db, addr) = app_with(backend, |c| {
+            c.rate_limit_per_minute = 2;
+            c.rate_limit_burst = 3;
+            c.no_samples = true;
+        }).await;
+        for _ in 0..3 {
+            assert_eq!(post(addr, "{ reviews { totalCount } }").await.0, 200);
+        }
+        let resp = reqwest::Client::new().post(format!("http://{addr}/graphql"))
+            .json(&json!({ "query": "{ reviews { totalCount } }" })).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 429);
+        let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=30).contains(&retry), "{retry}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(code(&body), "RATE_LIMITED");
+        // A key has its own budget, apart from its address's.
+        let key = create_key(&db.url, "dash", "reader");
+        let keyed = reqwest::Client::new().post(format!("http://{addr}/graphql")).bearer_auth(&key)
+            .json(&json!({ "query": "{ reviews { totalCount } }" })).send().await.unwrap();
+        assert_eq!(keyed.status().as_u16(), 200);
+    }
+}

@@ -221,6 +221,12 @@ pub struct ServeConfig {
     /// Do not serve GraphiQL on `GET /graphql`.
     #[arg(long, env = "DHR_GRAPH_NO_GRAPHIQL")]
     pub no_graphiql: bool,
+    /// Requests a minute each API key (or, without a key, each address) may make (0: no limit).
+    #[arg(long, env = "DHR_GRAPH_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_per_minute: u32,
+    /// Requests a caller may make at once above the steady rate.
+    #[arg(long, env = "DHR_GRAPH_RATE_LIMIT_BURST", default_value_t = 100)]
+    pub rate_limit_burst: u32,
     /// PostgreSQL only: milliseconds a single SQL statement may run (0: no limit).
     #[arg(long, env = "DHR_GRAPH_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
     pub statement_timeout_ms: u64,

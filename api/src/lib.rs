@@ -20,6 +20,7 @@ pub mod graphql;
 pub mod ingest;
 pub mod metrics;
 pub mod plans;
+pub mod ratelimit;
 pub mod search;
 pub mod server;
 pub mod similarity;

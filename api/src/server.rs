@@ -148,9 +148,14 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        // The peer address is what anonymous callers are rate-limited by.
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         if let Some(task) = self.listener_task {
             task.abort();
         }
@@ -199,9 +204,16 @@ pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
     .allow_methods([Method::GET, Method::POST])
     .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
 
-    Router::new()
+    let limiter = crate::ratelimit::Limiter::new(cfg.rate_limit_per_minute, cfg.rate_limit_burst);
+    let api = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
+        .layer(axum::middleware::from_fn_with_state(
+            limiter,
+            crate::ratelimit::limit,
+        ));
+    Router::new()
+        .merge(api)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(|m: State<Metrics>| async move { m.response() }))
