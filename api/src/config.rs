@@ -210,7 +210,7 @@ pub struct ServeConfig {
     #[arg(long, env = "DHR_GRAPH_MAX_DEPTH", default_value_t = 16)]
     pub max_depth: usize,
     /// Largest query cost: each field 1, a list field its page size times its children.
-    #[arg(long, env = "DHR_GRAPH_MAX_COMPLEXITY", default_value_t = 50_000)]
+    #[arg(long, env = "DHR_GRAPH_MAX_COMPLEXITY", default_value_t = 200_000)]
     pub max_complexity: usize,
     /// Most aliased fields in one document.
     #[arg(long, env = "DHR_GRAPH_MAX_ALIASES", default_value_t = 30)]

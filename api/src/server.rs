@@ -7,8 +7,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use async_graphql::http::{GraphiQLSource, parse_query_string};
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::http::GraphiQLSource;
 use axum::Router;
 use axum::extract::{FromRef, RawQuery, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -27,6 +26,7 @@ use crate::db::{self, Db};
 use crate::events::EventBus;
 use crate::explorer;
 use crate::graphql::{AppSchema, build_schema, execute};
+use crate::http;
 use crate::ingest::samples;
 use crate::metrics::{self, Metrics};
 
@@ -304,13 +304,18 @@ async fn http_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Re
 async fn graphql_post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    req: GraphQLRequest,
+    body: axum::body::Bytes,
 ) -> Response {
+    let media = http::MediaType::negotiate(&headers);
+    let req = match http::read_post(&headers, &body) {
+        Ok(r) => r,
+        Err(rejected) => return rejected.into_response(media),
+    };
     let caller = match http_caller(&state, &headers).await {
         Ok(c) => c,
         Err(refused) => return refused.into_response(),
     };
-    GraphQLResponse::from(run(&state, req.into_inner().data(caller)).await).into_response()
+    http::respond(media, run(&state, req.data(caller)).await)
 }
 
 /// Subscriptions over graphql-transport-ws (and the older graphql-ws). The key, if any,
@@ -378,21 +383,16 @@ async fn graphql_get(
     if wants_html && !query.contains("query=") && state.graphiql {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
+    let media = http::MediaType::negotiate(&headers);
+    let req = match http::read_get(&query).and_then(|r| http::check_get(&r).map(|()| r)) {
+        Ok(r) => r,
+        Err(rejected) => return rejected.into_response(media),
+    };
     let caller = match http_caller(&state, &headers).await {
         Ok(c) => c,
         Err(refused) => return refused.into_response(),
     };
-    match parse_query_string(&query) {
-        Ok(req) => GraphQLResponse::from(run(&state, req.data(caller)).await).into_response(),
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({
-                "errors": [{"message": format!("cannot read the request: {e}"),
-                            "extensions": {"code": "BAD_REQUEST"}}]
-            })),
-        )
-            .into_response(),
-    }
+    http::respond(media, run(&state, req.data(caller)).await)
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

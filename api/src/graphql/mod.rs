@@ -44,7 +44,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             depth: MAX_DEPTH,
-            complexity: 50_000,
+            complexity: 200_000,
             aliases: 30,
             introspection: true,
         }
