@@ -13,6 +13,7 @@ mod ingest;
 mod ops;
 mod queries;
 mod related;
+mod reliability;
 mod schema;
 mod search;
 mod server;

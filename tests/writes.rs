@@ -432,61 +432,6 @@ both! {
     }
 }
 
-/// A second server process on the same database; its log goes to `log`.
-struct ServerProcess {
-    child: std::process::Child,
-    addr: std::net::SocketAddr,
-    log: std::path::PathBuf,
-}
-
-impl ServerProcess {
-    async fn start(url: &str, dir: &std::path::Path) -> Self {
-        let log = dir.join("server.log");
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_dhr-graph"))
-            .args([
-                "serve",
-                "--no-samples",
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                url,
-            ])
-            .env("RUST_LOG", "debug")
-            .env("NO_COLOR", "1")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start dhr-graph serve");
-        // Owned at once, so that a failed start still kills and reaps it (Drop).
-        let mut server = ServerProcess {
-            child,
-            addr: ([0, 0, 0, 0], 0).into(),
-            log,
-        };
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = std::fs::read_to_string(&server.log).unwrap_or_default();
-            if let Some(at) = text.find("serving GraphQL on http://") {
-                let rest = &text[at + "serving GraphQL on http://".len()..];
-                server.addr = rest[..rest.find("/graphql").unwrap()].parse().unwrap();
-                return server;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the second server did not start: {text}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_written_through_one_process_reaches_subscribers_of_another_on_postgres() {
     if postgres_url().is_none() {

@@ -38,6 +38,9 @@ pub struct AppState {
     pub batch_delay: Duration,
     pub require_key_for_reads: bool,
     pub graphiql: bool,
+    /// Flips to true when the server begins to shut down: websockets close themselves (HTTP
+    /// connections are drained by axum, upgraded ones are not).
+    pub closing: tokio::sync::watch::Receiver<bool>,
     pub metrics: Metrics,
 }
 
@@ -69,6 +72,7 @@ pub struct Application {
     pub db: Db,
     /// The PostgreSQL event listener, stopped with the server.
     listener_task: Option<tokio::task::JoinHandle<()>>,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -101,6 +105,7 @@ impl Application {
             None
         };
         let refresher = crate::similarity::Refresher::spawn(db.conn.clone());
+        let (closing, closing_rx) = tokio::sync::watch::channel(false);
         let router = router(
             cfg,
             AppState {
@@ -117,6 +122,7 @@ impl Application {
                 db: db.clone(),
                 require_key_for_reads: cfg.require_key_for_reads,
                 graphiql: !cfg.no_graphiql,
+                closing: closing_rx,
                 metrics,
             },
         );
@@ -136,6 +142,7 @@ impl Application {
             addr,
             db,
             listener_task,
+            closing,
         })
     }
 
@@ -148,6 +155,12 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let closing = self.closing;
+        let shutdown = async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests, closing subscriptions");
+            let _ = closing.send(true);
+        };
         // The peer address is what anonymous callers are rate-limited by.
         let served = axum::serve(
             self.listener,
@@ -336,25 +349,32 @@ async fn graphql_ws(
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
             let schema = state.schema.clone();
-            crate::ws::serve(socket, schema, protocol, move |payload| async move {
-                let token = match ["Authorization", "authorization"]
-                    .iter()
-                    .find_map(|k| payload.get(k).and_then(|v| v.as_str()))
-                {
-                    None => None,
-                    Some(v) => Some(
-                        auth::bearer(v)
-                            .map(str::to_owned)
-                            .ok_or("Authorization must be `Bearer KEY`")?,
-                    ),
-                };
-                let caller = caller_of(&state, token.as_deref())
-                    .await
-                    .map_err(|_| "Forbidden: the API key is missing or not valid".to_owned())?;
-                let mut data = crate::graphql::connection_loaders(&state.db);
-                data.insert(caller);
-                Ok(data)
-            })
+            let closing = state.closing.clone();
+            crate::ws::serve(
+                socket,
+                schema,
+                protocol,
+                closing,
+                move |payload| async move {
+                    let token = match ["Authorization", "authorization"]
+                        .iter()
+                        .find_map(|k| payload.get(k).and_then(|v| v.as_str()))
+                    {
+                        None => None,
+                        Some(v) => Some(
+                            auth::bearer(v)
+                                .map(str::to_owned)
+                                .ok_or("Authorization must be `Bearer KEY`")?,
+                        ),
+                    };
+                    let caller = caller_of(&state, token.as_deref())
+                        .await
+                        .map_err(|_| "Forbidden: the API key is missing or not valid".to_owned())?;
+                    let mut data = crate::graphql::connection_loaders(&state.db);
+                    data.insert(caller);
+                    Ok(data)
+                },
+            )
         })
 }
 

@@ -37,6 +37,7 @@ pub async fn serve<E, F, Fut>(
     socket: WebSocket,
     executor: E,
     protocol: WebSocketProtocols,
+    mut closing: tokio::sync::watch::Receiver<bool>,
     authorise: F,
 ) where
     E: Executor,
@@ -84,7 +85,24 @@ pub async fn serve<E, F, Fut>(
     );
     futures::pin_mut!(engine);
     let transport_ws = protocol == WebSocketProtocols::GraphQLWS;
-    while let Some(out) = engine.next().await {
+    loop {
+        let next = tokio::select! {
+            out = engine.next() => out,
+            _ = closing.wait_for(|c| *c) => None,
+        };
+        let Some(out) = next else {
+            if *closing.borrow() {
+                // The server is shutting down: say so (1001, going away) rather than vanish.
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code: 1001,
+                        reason: "the server is shutting down".into(),
+                    })))
+                    .await;
+                return;
+            }
+            break;
+        };
         let msg = match out {
             WsMessage::Text(text) => {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
