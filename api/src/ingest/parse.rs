@@ -613,3 +613,99 @@ mod tests {
         }
     }
 }
+
+/// Property tests: the parser never panics and never hangs, whatever it is given. Cases per
+/// property: `PROPTEST_CASES` (256 by default; `docs/RELIABILITY.md` records a long run).
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::parse_page;
+
+    /// What a parse may return is checked by the other tests; here: it returns, and a page it
+    /// accepts is consistent.
+    fn check(text: &str) {
+        if let Ok(page) = parse_page(text) {
+            if let Some(stated) = page.stated_count {
+                assert!(page.rows.len() <= stated.max(0) as usize);
+            }
+            assert!(page.rows.iter().all(|r| !r.text.trim().is_empty()));
+        }
+    }
+
+    fn sample() -> impl Strategy<Value = &'static str> {
+        proptest::sample::select(
+            crate::ingest::samples::SAMPLE_PAGES
+                .iter()
+                .map(|(_, t)| *t)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// An edit of a real page: a cut, a splice of arbitrary text (control characters and
+    /// table syntax included), or a cell blown up to a huge size.
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Cut(usize),
+        Splice(usize, String),
+        Huge(usize, usize),
+        Delete(usize, usize),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            any::<usize>().prop_map(Edit::Cut),
+            (any::<usize>(), "(\\PC|[\\x00-\\x1f|\\n#:-]){0,40}").prop_map(|(a, s)| Edit::Splice(a, s)),
+            (any::<usize>(), 1usize..20_000).prop_map(|(a, n)| Edit::Huge(a, n)),
+            (any::<usize>(), 0usize..400).prop_map(|(a, n)| Edit::Delete(a, n)),
+        ]
+    }
+
+    fn at(text: &str, pos: usize) -> usize {
+        let mut p = pos % (text.len() + 1);
+        while !text.is_char_boundary(p) {
+            p -= 1;
+        }
+        p
+    }
+
+    fn apply(text: &str, edits: &[Edit]) -> String {
+        let mut t = text.to_owned();
+        for e in edits {
+            match e {
+                Edit::Cut(p) => t.truncate(at(&t, *p)),
+                Edit::Splice(p, s) => t.insert_str(at(&t, *p), s),
+                Edit::Huge(p, n) => t.insert_str(at(&t, *p), &"x".repeat(*n)),
+                Edit::Delete(p, n) => {
+                    let a = at(&t, *p);
+                    let b = at(&t, a.saturating_add(*n));
+                    if b > a {
+                        t.replace_range(a..b, "");
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "(\\PC|[\\x00-\\x1f])*") {
+            check(&text);
+        }
+
+        #[test]
+        fn edited_sample_pages_never_panic(page in sample(), edits in proptest::collection::vec(edit(), 1..6)) {
+            check(&apply(page, &edits));
+        }
+
+        #[test]
+        fn wrong_encodings_never_panic(page in sample(), bytes in proptest::collection::vec(any::<u8>(), 0..64), pos in any::<usize>()) {
+            // Latin-1 or Windows-1252 bytes read as UTF-8 arrive as replacement characters.
+            let mut raw = page.as_bytes().to_vec();
+            let p = pos % (raw.len() + 1);
+            raw.splice(p..p, bytes);
+            check(&String::from_utf8_lossy(&raw));
+        }
+    }
+}
