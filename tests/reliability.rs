@@ -128,3 +128,98 @@ both! {
         assert!(done.iter().all(|(_, stated, stored)| stated == stored));
     }
 }
+
+/// Seconds of mixed load: `DHR_LOAD_SECS` (3 by default; `docs/RELIABILITY.md` records 30).
+fn load_secs() -> u64 {
+    std::env::var("DHR_LOAD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+}
+
+const SET: &str = "mutation($input: SetRecommendationStatusInput!) { setRecommendationStatus(input: $input) { actionPlan { version } } }";
+
+both! {
+    async fn mixed_load_loses_no_update_and_locks_out_no_client(backend: Backend) {
+        let app = std::sync::Arc::new(TestApp::with_samples(backend).await);
+        let editor = std::sync::Arc::new(create_key(&app.database.url, "load", "editor"));
+        let ids: Vec<String> = app.query("{ recommendations(first: 8) { nodes { id } } }", json!({})).await["recommendations"]["nodes"]
+            .as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect();
+        let until = std::time::Instant::now() + Duration::from_secs(load_secs());
+        let mut tasks = Vec::new();
+        // Writers: two per recommendation, racing; each counts its wins.
+        for (w, id) in ids.iter().cycle().take(ids.len() * 2).enumerate() {
+            let (app, editor, id) = (app.clone(), editor.clone(), id.clone());
+            tasks.push(tokio::spawn(async move {
+                let (mut wins, mut conflicts) = (0i64, 0i64);
+                while std::time::Instant::now() < until {
+                    let q = "query($id: ID!) { node(id: $id) { ... on Recommendation { actionPlan { version } } } }";
+                    let v = app.query(q, json!({ "id": id })).await["node"]["actionPlan"]["version"].as_i64().unwrap();
+                    let status = if (v + w as i64) % 2 == 0 { "IN_PROGRESS" } else { "IMPLEMENTED" };
+                    let (code, body) = app.post_as(Some(&editor), SET, json!({ "input": { "id": id, "status": status, "expectedVersion": v } })).await;
+                    assert_eq!(code, 200, "{body}");
+                    match body["errors"][0]["extensions"]["code"].as_str() {
+                        None => wins += 1,
+                        Some("CONFLICT") => conflicts += 1,
+                        Some(other) => panic!("a writer got {other}: {body}"),
+                    }
+                }
+                (id, wins, conflicts)
+            }));
+        }
+        // An ingesting client.
+        let ingests = {
+            let (app, editor) = (app.clone(), editor.clone());
+            tokio::spawn(async move {
+                let mut added = 0;
+                while std::time::Instant::now() < until {
+                    let text = format!("SOURCE: https://example.org/load/{added}/\nSource · Domestic Homicide Review\nLoad review {added}\nCSP: Loadshire\n\
+                        Published: May 2024\nExtracted: 2 recs\nSummary\nUnder load.\n| # | Recommendation | Addressed to |\n|---|---|---|\n\
+                        | 1 | Police to review item {added}. | Kent Police |\n| 2 | GP practices to review item {added}. | GP practice |\n");
+                    let (code, body) = app.post_as(Some(&editor), "mutation($t: String!) { ingestReviewPage(input: { text: $t }) { outcome } }", json!({ "t": text })).await;
+                    assert_eq!(code, 200, "{body}");
+                    assert!(body.get("errors").is_none(), "an ingest failed under load: {body}");
+                    added += 1;
+                }
+                added
+            })
+        };
+        // Readers.
+        let mut readers = Vec::new();
+        for _ in 0..2 {
+            let app = app.clone();
+            readers.push(tokio::spawn(async move {
+                let mut n = 0;
+                while std::time::Instant::now() < until {
+                    app.query("{ reviews(first: 20) { totalCount nodes { recommendations(first: 5) { nodes { actionPlan { status } agencies { name } } } } } recurringAgencies { totalCount } }", json!({})).await;
+                    n += 1;
+                }
+                n
+            }));
+        }
+        let mut wins_by: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        let mut total = 0;
+        for t in tasks {
+            let (id, wins, _) = t.await.unwrap();
+            *wins_by.entry(id).or_default() += wins;
+            total += wins;
+        }
+        let added = ingests.await.unwrap();
+        let mut reads = 0;
+        for r in readers {
+            reads += r.await.unwrap();
+        }
+        assert!(total > 0 && added > 0 && reads > 0, "the load did something: {total} {added} {reads}");
+        // No lost update: each plan's version is exactly the number of wins on it, and the
+        // history holds one event per win.
+        for (id, wins) in &wins_by {
+            let q = "query($id: ID!) { node(id: $id) { ... on Recommendation { actionPlan { version } statusHistory { version } } } }";
+            let node = app.query(q, json!({ "id": id })).await["node"].clone();
+            assert_eq!(node["actionPlan"]["version"].as_i64().unwrap(), *wins, "{id}");
+            assert_eq!(node["statusHistory"].as_array().unwrap().len() as i64, *wins, "{id}");
+        }
+        let reviews = app.query("{ reviews { totalCount } }", json!({})).await["reviews"]["totalCount"].as_i64().unwrap();
+        assert_eq!(reviews, 11 + added);
+        eprintln!("mixed load: {total} status changes, {added} pages, {reads} reads in {} s", load_secs());
+    }
+}
