@@ -648,12 +648,11 @@ mod properties {
     use super::parse_page;
 
     /// What a parse returns is checked by the other tests; here: it returns, and every row it
-    /// accepts has a label and a text. (More rows than stated is possible after an edit: a
-    /// footer with a typo reads as one more row, and is kept and counted like any other.)
+    /// accepts has a text. (Edits can make odd rows that are still rows: a footer with a typo
+    /// reads as one more row, a stray `|` shifts the cells of one; those are kept as printed.)
     fn check(text: &str) {
         if let Ok(page) = parse_page(text) {
             assert!(page.rows.iter().all(|r| !r.text.trim().is_empty()));
-            assert!(page.rows.iter().all(|r| !r.label.trim().is_empty()));
         }
     }
 
