@@ -14,5 +14,6 @@ mod related;
 mod schema;
 mod search;
 mod server;
+mod synth;
 mod themes;
 mod writes;
