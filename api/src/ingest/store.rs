@@ -462,8 +462,20 @@ pub async fn unique_slug<C: ConnectionTrait>(
     base: &str,
 ) -> Result<String, DbErr> {
     let backend = db.get_database_backend();
-    let sql = format!("SELECT slug FROM {table} WHERE slug = ? OR slug LIKE ?");
-    let pattern = format!("{}-%", base.replace(['%', '_'], ""));
+    // SQLite's LIKE ignores case, so it cannot use the slug index: every new agency scanned
+    // the whole table (ingest slowed as the graph grew). GLOB is case-sensitive and becomes
+    // a range search on the index; slugs are lower-case ASCII, so the answer is the same.
+    let (sql, pattern) = if backend == sea_orm::DbBackend::Sqlite {
+        (
+            format!("SELECT slug FROM {table} WHERE slug = ? OR slug GLOB ?"),
+            format!("{}-*", base.replace(['*', '?', '['], "")),
+        )
+    } else {
+        (
+            format!("SELECT slug FROM {table} WHERE slug = ? OR slug LIKE ?"),
+            format!("{}-%", base.replace(['%', '_'], "")),
+        )
+    };
     let taken: BTreeSet<String> = db
         .query_all_raw(Statement::from_sql_and_values(
             backend,
