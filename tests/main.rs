@@ -17,5 +17,6 @@ mod reliability;
 mod schema;
 mod search;
 mod server;
+mod synth;
 mod themes;
 mod writes;

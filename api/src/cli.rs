@@ -6,7 +6,7 @@ use clap::Parser;
 
 use crate::config::{
     AgenciesArgs, AgencyAction, Cli, Command, ExportArgs, ImportArgs, ImportDhrdArgs, IngestArgs,
-    KeyAction, KeysArgs, ReviewAction, ReviewsArgs, ServeConfig,
+    KeyAction, KeysArgs, ReviewAction, ReviewsArgs, ServeConfig, SynthArgs,
 };
 use crate::db;
 use crate::graphql::sdl;
@@ -28,6 +28,7 @@ pub async fn run() -> ExitCode {
         Command::Keys(args) => keys(args).await,
         Command::Export(args) => export(args).await,
         Command::Import(args) => import(args).await,
+        Command::Synth(args) => synth(args).await,
         Command::Schema(_) => {
             print!("{}", sdl());
             ExitCode::SUCCESS
@@ -235,6 +236,38 @@ async fn import_dhrd(args: ImportDhrdArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("dhr-graph import-dhrd: {shown}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn synth(args: SynthArgs) -> ExitCode {
+    telemetry::init(false);
+    if !(0.0..=1.0).contains(&args.plan_share) {
+        eprintln!("dhr-graph synth: --plan-share must be between 0 and 1");
+        return ExitCode::from(2);
+    }
+    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+        Ok(db) => db,
+        Err(e) => {
+            eprintln!("dhr-graph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = crate::synth::SynthOptions {
+        reviews: args.reviews,
+        seed: args.seed,
+        batch: args.batch,
+        plan_share: args.plan_share,
+        progress: !args.quiet,
+    };
+    match crate::synth::run(&db.conn, &opts).await {
+        Ok(report) => {
+            print!("{}", report.render());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dhr-graph synth: {e}");
             ExitCode::FAILURE
         }
     }

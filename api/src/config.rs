@@ -40,6 +40,9 @@ pub enum Command {
     /// Import a JSON export into an empty database, rebuilding tags, mentions, search and
     /// similarity; all or nothing.
     Import(ImportArgs),
+    /// Write a deterministic synthetic graph (for scale tests and benchmarks) through the
+    /// real ingest path, then rebuild similarity and write action-plan history.
+    Synth(SynthArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -60,6 +63,27 @@ pub struct ImportArgs {
     pub db: DbConfig,
     /// A file written by `dhr-graph export --format json`.
     pub file: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SynthArgs {
+    #[command(flatten)]
+    pub db: DbConfig,
+    /// Reviews to write (2,000 is about national scale, 20,000 ten times national).
+    #[arg(long, default_value_t = 2_000)]
+    pub reviews: usize,
+    /// Seed: the same seed writes the same graph.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Pages stored per transaction; 1 stores each page exactly as `ingest` does.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Share of recommendations given an action plan with history (0 to 1).
+    #[arg(long, default_value_t = 0.1)]
+    pub plan_share: f64,
+    /// No progress bars.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -26,5 +26,6 @@ pub mod search;
 pub mod server;
 pub mod similarity;
 pub mod sql;
+pub mod synth;
 pub mod telemetry;
 pub mod ws;

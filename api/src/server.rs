@@ -155,11 +155,12 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let closing = self.closing;
+        let closing = std::sync::Arc::new(self.closing);
+        let signal = closing.clone();
         let shutdown = async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests, closing subscriptions");
-            let _ = closing.send(true);
+            let _ = signal.send(true);
         };
         // The peer address is what anonymous callers are rate-limited by.
         let served = axum::serve(
@@ -169,6 +170,9 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
+        // Websockets are not drained by axum: each holds a receiver until it has sent its
+        // close frame, so wait (briefly) for the last one rather than exit under it.
+        let _ = tokio::time::timeout(Duration::from_secs(5), closing.closed()).await;
         if let Some(task) = self.listener_task {
             task.abort();
         }

@@ -18,6 +18,8 @@ use sea_orm::{
 pub const TOP_K: usize = 20;
 /// Below this cosine a neighbour is noise, not similarity.
 pub const MIN_SCORE: f64 = 0.05;
+/// Terms in more documents than this are left out of scoring (see [`neighbours`]).
+pub const MAX_POSTINGS: usize = 2_000;
 
 const STOP_WORDS: &[&str] = &[
     "a",
@@ -160,7 +162,8 @@ pub fn neighbours(docs: &[(i32, String)], k: usize) -> Vec<(i32, i32, f64)> {
         .map(|d| ((n as f64 + 1.0) / (f64::from(*d) + 1.0)).ln() + 1.0)
         .collect();
     // Weighted, normalised vectors and the inverted index of their terms.
-    let mut postings: Vec<Vec<(usize, f64)>> = vec![Vec::new(); vocab.len()];
+    let mut vectors: Vec<Vec<(u32, f64)>> = Vec::with_capacity(n);
+    let mut postings: Vec<Vec<(u32, f64)>> = vec![Vec::new(); vocab.len()];
     for (doc, tf) in tfs.iter().enumerate() {
         let mut v: Vec<(u32, f64)> = tf
             .iter()
@@ -168,46 +171,88 @@ pub fn neighbours(docs: &[(i32, String)], k: usize) -> Vec<(i32, i32, f64)> {
             .collect();
         let norm = v.iter().map(|(_, w)| w * w).sum::<f64>().sqrt();
         if norm == 0.0 {
-            continue;
+            v.clear();
         }
+        // Term order fixes the order of the floating-point sums below, so a rebuild gives
+        // the same scores to the last bit on every run.
+        v.sort_unstable_by_key(|(t, _)| *t);
         for (t, w) in &mut v {
             *w /= norm;
-            postings[*t as usize].push((doc, *w));
+            postings[*t as usize].push((doc as u32, *w));
         }
+        vectors.push(v);
     }
-    // Terms in more than half the documents say little and cost most: skipped.
-    let common = |t: usize| postings[t].len() * 2 > n.max(4);
-    let mut out = Vec::new();
-    let mut acc: HashMap<usize, f64> = HashMap::new();
-    for (doc, tf) in tfs.iter().enumerate() {
-        acc.clear();
-        for t in tf.keys() {
-            let t = *t as usize;
-            if common(t) {
-                continue;
-            }
-            let Some(w) = postings[t].iter().find(|(d, _)| *d == doc).map(|p| p.1) else {
-                continue;
-            };
-            for (other, w2) in &postings[t] {
-                if *other != doc {
-                    *acc.entry(*other).or_insert(0.0) += w * w2;
+    drop(tfs);
+    // Terms in more than half the documents say little and cost most: skipped. So are terms
+    // in more than MAX_POSTINGS documents: scoring costs the sum of the squares of the terms'
+    // document counts, and at national scale a handful of phrases ("domestic abuse") would
+    // cost more than all the rest while hardly moving a ranking (their idf is low).
+    let common = |t: usize| postings[t].len() * 2 > n.max(4) || postings[t].len() > MAX_POSTINGS;
+    let skip: Vec<bool> = (0..postings.len()).map(common).collect();
+    let score_range = |range: std::ops::Range<usize>| {
+        // A dense accumulator and the list of documents it touched: no hashing per pair.
+        let mut acc = vec![0.0f64; n];
+        let mut touched: Vec<u32> = Vec::new();
+        let mut out = Vec::new();
+        for doc in range {
+            for (t, w) in &vectors[doc] {
+                let t = *t as usize;
+                if skip[t] {
+                    continue;
+                }
+                for (other, w2) in &postings[t] {
+                    let other = *other as usize;
+                    if other != doc {
+                        if acc[other] == 0.0 {
+                            touched.push(other as u32);
+                        }
+                        acc[other] += w * w2;
+                    }
                 }
             }
+            let mut best: Vec<(usize, f64)> = Vec::new();
+            for other in touched.drain(..) {
+                let other = other as usize;
+                let s = std::mem::take(&mut acc[other]);
+                if s >= MIN_SCORE {
+                    best.push((other, s.min(1.0)));
+                }
+            }
+            let order = |a: &(usize, f64), b: &(usize, f64)| {
+                b.1.total_cmp(&a.1).then(docs[a.0].0.cmp(&docs[b.0].0))
+            };
+            if best.len() > k && k > 0 {
+                best.select_nth_unstable_by(k - 1, order);
+            }
+            best.truncate(k);
+            best.sort_by(order);
+            out.extend(
+                best.into_iter()
+                    .map(|(other, s)| (docs[doc].0, docs[other].0, s)),
+            );
         }
-        let mut best: Vec<(usize, f64)> = acc
-            .iter()
-            .filter(|(_, s)| **s >= MIN_SCORE)
-            .map(|(d, s)| (*d, s.min(1.0)))
-            .collect();
-        best.sort_by(|a, b| b.1.total_cmp(&a.1).then(docs[a.0].0.cmp(&docs[b.0].0)));
-        best.truncate(k);
-        out.extend(
-            best.into_iter()
-                .map(|(other, s)| (docs[doc].0, docs[other].0, s)),
-        );
+        out
+    };
+    // Documents are scored independently: contiguous ranges on every core, joined in order.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |p| p.get())
+        .min(n / 2_000 + 1);
+    if threads <= 1 {
+        return score_range(0..n);
     }
-    out
+    let per = n.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let range = (i * per).min(n)..((i + 1) * per).min(n);
+                scope.spawn(move || score_range(range))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// Recomputes every recommendation's neighbours and replaces the stored edges, in one
@@ -239,7 +284,10 @@ pub async fn rebuild_in<C: ConnectionTrait>(txn: &C) -> Result<usize, DbErr> {
         .into_tuple()
         .all(txn)
         .await?;
-    let edges = neighbours(&docs, TOP_K);
+    // Scoring is seconds of CPU at scale: off the async workers, which keep serving.
+    let edges = tokio::task::spawn_blocking(move || neighbours(&docs, TOP_K))
+        .await
+        .map_err(|e| DbErr::Custom(format!("similarity scoring failed: {e}")))?;
     recommendation_similarity::Entity::delete_many()
         .exec(txn)
         .await?;

@@ -11,6 +11,7 @@ mod m20261122_000005_review_alias;
 mod m20261122_000006_dhrd;
 mod m20261125_000007_mentions;
 mod m20261125_000008_action_plans;
+mod m20261126_000009_review_order_index;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_dhrd::Migration),
             Box::new(m20261125_000007_mentions::Migration),
             Box::new(m20261125_000008_action_plans::Migration),
+            Box::new(m20261126_000009_review_order_index::Migration),
         ]
     }
 }

@@ -13,7 +13,7 @@ use entity::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, NotSet, QueryFilter,
-    QueryOrder, Set, Statement,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 use sha2::{Digest, Sha256};
 
@@ -191,6 +191,19 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
             }
         }
     }
+    // A new review had no links before: its agencies' counts go up by what it adds, which
+    // costs the same at any scale. Recounting from the edge table (an update) costs as much
+    // as the agency's whole history, and "All Agencies" is named by thousands of reviews.
+    let added: Option<Vec<(i32, i64)>> = (outcome == Outcome::Added && old_agencies.is_empty())
+        .then(|| {
+            let mut per_agency: std::collections::BTreeMap<i32, i64> = Default::default();
+            for link in &new_links {
+                if let sea_orm::ActiveValue::Set(a) = link.agency_id {
+                    *per_agency.entry(a).or_default() += 1;
+                }
+            }
+            per_agency.into_iter().collect()
+        });
     let touched: BTreeSet<i32> = old_agencies
         .into_iter()
         .chain(agency_of.values().copied())
@@ -198,7 +211,10 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
     recommendation_agency::Entity::insert_many(new_links)
         .exec_without_returning(db)
         .await?;
-    refresh_agency_counts(db, &touched).await?;
+    match added {
+        Some(per_agency) => add_to_agency_counts(db, &per_agency).await?,
+        None => refresh_agency_counts(db, &touched).await?,
+    }
     let texts: Vec<(i32, &str)> = rec_ids
         .iter()
         .copied()
@@ -233,6 +249,9 @@ async fn upsert_recommendations<C: ConnectionTrait>(
     let mut by_position: HashMap<i32, recommendation::Model> =
         existing.into_iter().map(|r| (r.position, r)).collect();
     let mut ids = Vec::with_capacity(page.rows.len());
+    // New rows go in one statement; their ids are read back by position (unique within a
+    // review), since the order of RETURNING rows is not promised by SQLite.
+    let mut new_rows: Vec<recommendation::ActiveModel> = Vec::new();
     for (i, row) in page.rows.iter().enumerate() {
         let position = i as i32 + 1;
         let addressed_to = row.addressees.join(" | ");
@@ -251,17 +270,40 @@ async fn upsert_recommendations<C: ConnectionTrait>(
                 ids.push(old.id);
             }
             None => {
-                let inserted = recommendation::ActiveModel {
+                new_rows.push(recommendation::ActiveModel {
                     id: NotSet,
                     review_id: Set(review_id),
                     position: Set(position),
                     label: Set(row.label.clone()),
                     text: Set(row.text.clone()),
                     addressed_to: Set(addressed_to),
-                }
-                .insert(db)
+                });
+                // Filled in below, once the rows exist.
+                ids.push(0);
+            }
+        }
+    }
+    if !new_rows.is_empty() {
+        let first_new = ids.iter().position(|id| *id == 0).unwrap_or(ids.len()) as i32 + 1;
+        for chunk in new_rows.chunks(500) {
+            recommendation::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(db)
                 .await?;
-                ids.push(inserted.id);
+        }
+        let created: Vec<(i32, i32)> = recommendation::Entity::find()
+            .select_only()
+            .column(recommendation::Column::Position)
+            .column(recommendation::Column::Id)
+            .filter(recommendation::Column::ReviewId.eq(review_id))
+            .filter(recommendation::Column::Position.gte(first_new))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (position, id) in created {
+            if let Some(slot) = ids.get_mut(position as usize - 1)
+                && *slot == 0
+            {
+                *slot = id;
             }
         }
     }
@@ -420,8 +462,20 @@ pub async fn unique_slug<C: ConnectionTrait>(
     base: &str,
 ) -> Result<String, DbErr> {
     let backend = db.get_database_backend();
-    let sql = format!("SELECT slug FROM {table} WHERE slug = ? OR slug LIKE ?");
-    let pattern = format!("{}-%", base.replace(['%', '_'], ""));
+    // SQLite's LIKE ignores case, so it cannot use the slug index: every new agency scanned
+    // the whole table (ingest slowed as the graph grew). GLOB is case-sensitive and becomes
+    // a range search on the index; slugs are lower-case ASCII, so the answer is the same.
+    let (sql, pattern) = if backend == sea_orm::DbBackend::Sqlite {
+        (
+            format!("SELECT slug FROM {table} WHERE slug = ? OR slug GLOB ?"),
+            format!("{}-*", base.replace(['*', '?', '['], "")),
+        )
+    } else {
+        (
+            format!("SELECT slug FROM {table} WHERE slug = ? OR slug LIKE ?"),
+            format!("{}-%", base.replace(['%', '_'], "")),
+        )
+    };
     let taken: BTreeSet<String> = db
         .query_all_raw(Statement::from_sql_and_values(
             backend,
@@ -439,6 +493,53 @@ pub async fn unique_slug<C: ConnectionTrait>(
         .map(|n| format!("{base}-{n}"))
         .find(|s| !taken.contains(s))
         .unwrap_or_else(|| base.to_owned()))
+}
+
+/// Adds one review and `links` recommendations to each agency's denormalised counts: for a
+/// review just added, whose links are all new.
+async fn add_to_agency_counts<C: ConnectionTrait>(
+    db: &C,
+    per_agency: &[(i32, i64)],
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    for chunk in per_agency.chunks(200) {
+        let ids: Vec<i32> = chunk.iter().map(|(a, _)| *a).collect();
+        let (list, mut values) = in_list(&ids);
+        if backend == sea_orm::DbBackend::Postgres {
+            // In id order, as `refresh_agency_counts` locks: concurrent writers cannot deadlock.
+            db.execute_raw(Statement::from_sql_and_values(
+                backend,
+                crate::sql::placeholders(
+                    backend,
+                    &format!(
+                        "SELECT id FROM agency WHERE id IN ({list}) ORDER BY id FOR NO KEY UPDATE"
+                    ),
+                ),
+                values.clone(),
+            ))
+            .await?;
+        }
+        let mut cases = String::new();
+        let mut case_values: Vec<sea_orm::Value> = Vec::new();
+        for (agency, links) in chunk {
+            cases.push_str(" WHEN ? THEN ?");
+            case_values.push((*agency).into());
+            case_values.push((*links).into());
+        }
+        case_values.append(&mut values);
+        let sql = format!(
+            "UPDATE agency SET review_count = review_count + 1, \
+               recommendation_count = recommendation_count + CASE id{cases} ELSE 0 END \
+             WHERE id IN ({list})"
+        );
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            crate::sql::placeholders(backend, &sql),
+            case_values,
+        ))
+        .await?;
+    }
+    Ok(())
 }
 
 /// Recomputes the denormalised counts of the given agencies from the edge table.
