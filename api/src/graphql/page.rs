@@ -358,6 +358,15 @@ where
     })
 }
 
+/// The cost of a list field for the complexity limit: its children's cost once per item it
+/// may return (the page size asked for, or the default), plus itself.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let n = first.or(last).map_or(DEFAULT_PAGE_SIZE, |n| {
+        (n.max(0) as usize).min(MAX_PAGE_SIZE)
+    });
+    n.max(1).saturating_mul(child_complexity).saturating_add(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,13 +423,4 @@ mod tests {
         let p = Page::from_ordered(vec![1, 2, 3], &w);
         assert_eq!(p.items.iter().map(|(_, v)| *v).collect::<Vec<_>>(), vec![3]);
     }
-}
-
-/// The cost of a list field for the complexity limit: its children's cost once per item it
-/// may return (the page size asked for, or the default), plus itself.
-pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
-    let n = first.or(last).map_or(DEFAULT_PAGE_SIZE, |n| {
-        (n.max(0) as usize).min(MAX_PAGE_SIZE)
-    });
-    n.max(1).saturating_mul(child_complexity).saturating_add(1)
 }
