@@ -68,12 +68,9 @@ async fn ingest(args: IngestArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+    let db = match open(&args.db).await {
         Ok(db) => db,
-        Err(e) => {
-            eprintln!("dhr-graph: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let summary = ingest_paths(&db.conn, &paths, !args.quiet).await;
     print!("{}", summary.render());
@@ -103,12 +100,9 @@ async fn ingest(args: IngestArgs) -> ExitCode {
 
 async fn agencies(args: AgenciesArgs) -> ExitCode {
     telemetry::init(false);
-    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+    let db = match open(&args.db).await {
         Ok(db) => db,
-        Err(e) => {
-            eprintln!("dhr-graph: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     use crate::curation;
     let result = match &args.action {
@@ -169,12 +163,9 @@ async fn reviews(args: ReviewsArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+    let db = match open(&args.db).await {
         Ok(db) => db,
-        Err(e) => {
-            eprintln!("dhr-graph: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match crate::curation::merge_reviews(&db.conn, keep_id, drop_id).await {
         Ok(kept) => {
@@ -212,12 +203,9 @@ async fn import_dhrd(args: ImportDhrdArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+    let db = match open(&args.db).await {
         Ok(db) => db,
-        Err(e) => {
-            eprintln!("dhr-graph: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match crate::ingest::dhrd::import(&db.conn, &text).await {
         Ok(s) => {
@@ -247,12 +235,9 @@ async fn synth(args: SynthArgs) -> ExitCode {
         eprintln!("dhr-graph synth: --plan-share must be between 0 and 1");
         return ExitCode::from(2);
     }
-    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+    let db = match open(&args.db).await {
         Ok(db) => db,
-        Err(e) => {
-            eprintln!("dhr-graph: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let opts = crate::synth::SynthOptions {
         reviews: args.reviews,
@@ -276,12 +261,9 @@ async fn synth(args: SynthArgs) -> ExitCode {
 async fn keys(args: KeysArgs) -> ExitCode {
     use crate::auth::{Role, keys};
     telemetry::init(false);
-    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+    let db = match open(&args.db).await {
         Ok(db) => db,
-        Err(e) => {
-            eprintln!("dhr-graph: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match args.action {
         KeyAction::Create { name, role } => {
@@ -344,12 +326,9 @@ async fn keys(args: KeysArgs) -> ExitCode {
 async fn export(args: ExportArgs) -> ExitCode {
     use std::io::Write;
     telemetry::init(false);
-    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+    let db = match open(&args.db).await {
         Ok(db) => db,
-        Err(e) => {
-            eprintln!("dhr-graph: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let text = match crate::exchange::export_as(&db.conn, args.format).await {
         Ok(t) => t,
@@ -405,12 +384,9 @@ async fn import(args: ImportArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let db = match db::connect(&args.db.database_url, args.db.db_pool_size).await {
+    let db = match open(&args.db).await {
         Ok(db) => db,
-        Err(e) => {
-            eprintln!("dhr-graph: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     match crate::exchange::import(&db.conn, &export).await {
         Ok(s) => {
@@ -431,4 +407,14 @@ async fn import(args: ImportArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The database a command works on; a failure is printed and becomes exit code 2.
+async fn open(cfg: &crate::config::DbConfig) -> Result<db::Db, ExitCode> {
+    db::connect(&cfg.database_url, cfg.db_pool_size)
+        .await
+        .map_err(|e| {
+            eprintln!("dhr-graph: {e}");
+            ExitCode::from(2)
+        })
 }

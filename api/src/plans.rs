@@ -36,6 +36,8 @@ pub struct PlanChange {
 /// A change that landed: the plan as it now stands, the history event, and the event for
 /// subscribers (staged in the same transaction).
 pub struct Applied {
+    /// The recommendation, as read in the change's transaction.
+    pub recommendation: recommendation::Model,
     pub plan: action_plan::Model,
     pub event: status_event::Model,
     pub published: Vec<Event>,
@@ -246,6 +248,7 @@ async fn apply<C: ConnectionTrait + TransactionTrait>(
     })];
     crate::events::stage(txn, &published).await?;
     Ok(Applied {
+        recommendation: rec,
         plan: after,
         event,
         published,

@@ -172,3 +172,13 @@ mirror! {
         Green,
     }
 }
+
+impl PlanStatus {
+    /// From a stored code; stored codes are written only from the enum, so an unknown one
+    /// cannot occur (it would read as not started).
+    pub fn from_code(code: &str) -> Self {
+        code.parse::<domain::PlanStatus>()
+            .map(Into::into)
+            .unwrap_or(PlanStatus::NotStarted)
+    }
+}

@@ -3,7 +3,7 @@
 //! guard before it runs, so a refused write writes nothing.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
-use entity::{agency, recommendation};
+use entity::agency;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::enums::{PlanStatus, Rag, ReviewType};
@@ -312,20 +312,21 @@ fn ingest_error(e: IngestError) -> ApiError {
     }
 }
 
-async fn plan_payload(ctx: &Context<'_>, applied: plans::Applied) -> Result<ActionPlanPayload> {
+/// Applies a plan change as the caller, tells subscribers, and answers with the plan.
+async fn apply_plan(
+    ctx: &Context<'_>,
+    id: i32,
+    expected_version: i32,
+    change: PlanChange,
+) -> Result<ActionPlanPayload> {
+    let db = ctx.data_unchecked::<Db>();
+    let applied =
+        plans::change(&db.conn, id, expected_version, change, caller(ctx).actor()).await?;
     if let Some(bus) = ctx.data_opt::<EventBus>() {
         bus.committed(applied.published);
     }
-    let db = ctx.data_unchecked::<Db>();
-    let rec = recommendation::Entity::find_by_id(applied.plan.recommendation_id)
-        .one(&db.conn)
-        .await
-        .map_err(ApiError::from)?
-        .ok_or_else(|| ApiError::NotFound {
-            what: "recommendation".into(),
-        })?;
     Ok(ActionPlanPayload {
-        recommendation: Recommendation(rec),
+        recommendation: Recommendation(applied.recommendation),
         action_plan: ActionPlan(applied.plan),
         event: StatusEvent(applied.event),
     })
@@ -496,16 +497,7 @@ impl Mutation {
                 .transpose()?,
             ..Default::default()
         };
-        let db = ctx.data_unchecked::<Db>();
-        let applied = plans::change(
-            &db.conn,
-            id,
-            input.expected_version,
-            change,
-            caller(ctx).actor(),
-        )
-        .await?;
-        plan_payload(ctx, applied).await
+        apply_plan(ctx, id, input.expected_version, change).await
     }
 
     /// Changes the other fields of a recommendation's action plan (owner, action, dates,
@@ -554,15 +546,7 @@ impl Mutation {
                 .map(|n| bounded("input.note", &n, MAX_TEXT))
                 .transpose()?,
         };
-        let applied = plans::change(
-            &db.conn,
-            id,
-            input.expected_version,
-            change,
-            caller(ctx).actor(),
-        )
-        .await?;
-        plan_payload(ctx, applied).await
+        apply_plan(ctx, id, input.expected_version, change).await
     }
 
     /// Deletes a review with its recommendations, their plans and history. Admin only.

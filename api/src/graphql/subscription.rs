@@ -24,12 +24,6 @@ pub struct Subscription;
 /// A change to a recommendation's action plan, as it happened.
 pub struct RecommendationStatusChange(Arc<StatusChange>);
 
-fn status(code: &str) -> PlanStatus {
-    code.parse::<crate::domain::PlanStatus>()
-        .map(Into::into)
-        .unwrap_or(PlanStatus::NotStarted)
-}
-
 /// A change to a recommendation's action plan, as it happened.
 #[Object]
 impl RecommendationStatusChange {
@@ -52,11 +46,11 @@ impl RecommendationStatusChange {
     }
 
     async fn from(&self) -> PlanStatus {
-        status(&self.0.from_status)
+        PlanStatus::from_code(&self.0.from_status)
     }
 
     async fn to(&self) -> PlanStatus {
-        status(&self.0.to_status)
+        PlanStatus::from_code(&self.0.to_status)
     }
 
     /// The plan version the change produced.

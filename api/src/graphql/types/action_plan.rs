@@ -7,13 +7,6 @@ use super::{Agency, load};
 use crate::graphql::enums::{PlanStatus, Rag};
 use crate::graphql::loaders::AgencyById;
 
-fn status(code: &str) -> PlanStatus {
-    // Stored codes are written only from the enum, so an unknown one cannot occur.
-    code.parse::<crate::domain::PlanStatus>()
-        .map(Into::into)
-        .unwrap_or(PlanStatus::NotStarted)
-}
-
 /// What is being done about a recommendation, as DHR action plans record it. A
 /// recommendation nobody has written a plan for is `NOT_STARTED` at version 0.
 pub struct ActionPlan(pub action_plan::Model);
@@ -23,7 +16,7 @@ pub struct ActionPlan(pub action_plan::Model);
 impl ActionPlan {
     /// Where the plan stands.
     async fn status(&self) -> PlanStatus {
-        status(&self.0.status)
+        PlanStatus::from_code(&self.0.status)
     }
 
     /// The agency that owns the action.
@@ -108,12 +101,12 @@ impl StatusEvent {
 
     /// The status before.
     async fn from(&self) -> PlanStatus {
-        status(&self.0.from_status)
+        PlanStatus::from_code(&self.0.from_status)
     }
 
     /// The status after (the same as `from` when only other fields changed).
     async fn to(&self) -> PlanStatus {
-        status(&self.0.to_status)
+        PlanStatus::from_code(&self.0.to_status)
     }
 
     /// Why, as the writer put it.
