@@ -172,12 +172,17 @@ async fn questions(db: &Db) -> Vec<Question> {
         Question {
             name: "recurring_agencies",
             query: "{ recurringAgencies(first: 20) { nodes { agency { name sector } reviewCount firstPublished lastPublished } } }".into(),
-            floor: "SELECT a.id, a.name, a.sector, COUNT(DISTINCT rec.review_id) AS n, \
-                      COUNT(DISTINCT rec.id) AS m, MIN(r.published), MAX(r.published) \
-                    FROM recommendation_agency ra JOIN recommendation rec ON rec.id = ra.recommendation_id \
-                    JOIN review r ON r.id = rec.review_id JOIN agency a ON a.id = ra.agency_id \
-                    WHERE a.sector <> 'COLLECTIVE' GROUP BY a.id, a.name, a.sector \
-                    HAVING COUNT(DISTINCT rec.review_id) >= 2 ORDER BY n DESC, m DESC, a.id LIMIT 20"
+            // The floors of the aggregate questions read the tables migration 10 keeps at
+            // write time, as the resolvers do: the best one statement this schema allows.
+            floor: "SELECT t.*, \
+                      (SELECT MIN(x.published) FROM agency_review x WHERE x.agency_id = t.id \
+                         AND x.addressed_recs > 0 AND x.published <> '') AS first_published, \
+                      (SELECT MAX(x.published) FROM agency_review x WHERE x.agency_id = t.id \
+                         AND x.addressed_recs > 0 AND x.published <> '') AS last_published \
+                    FROM (SELECT a.id, a.name, a.sector, s.addressed_reviews AS n, s.addressed_recs AS m \
+                      FROM agency_recurrence s JOIN agency a ON a.id = s.agency_id \
+                      WHERE a.sector <> 'COLLECTIVE' AND s.addressed_reviews >= 2 \
+                      ORDER BY n DESC, m DESC, a.id LIMIT 20) t"
                 .into(),
             floor_values: vec![],
         },
@@ -188,10 +193,9 @@ async fn questions(db: &Db) -> Vec<Question> {
                    review {{ title published }} recommendations {{ label text }} }} }} }} }}"
             ),
             floor: "SELECT r.id, r.title, r.published, rec.label, rec.text FROM \
-                    (SELECT DISTINCT r.id, r.title, r.published FROM review r \
-                       JOIN recommendation rec ON rec.review_id = r.id \
-                       JOIN recommendation_agency ra ON ra.recommendation_id = rec.id \
-                       WHERE ra.agency_id = ? ORDER BY r.published, r.id LIMIT 20) r \
+                    (SELECT x.review_id FROM agency_review x WHERE x.agency_id = ? \
+                       AND x.addressed_recs > 0 ORDER BY x.published, x.review_id LIMIT 20) p \
+                    JOIN review r ON r.id = p.review_id \
                     JOIN recommendation rec ON rec.review_id = r.id \
                     JOIN recommendation_agency ra ON ra.recommendation_id = rec.id AND ra.agency_id = ? \
                     ORDER BY r.published, r.id, rec.position"
@@ -204,14 +208,10 @@ async fn questions(db: &Db) -> Vec<Question> {
                 "{{ agencyNetwork(minSharedReviews: {min_shared}) {{ nodes {{ agency {{ name }} reviewCount }}
                    edges {{ source {{ name }} target {{ name }} sharedReviews }} }} }}"
             ),
-            floor: "WITH p AS (SELECT DISTINCT ra.agency_id, rec.review_id FROM recommendation_agency ra \
-                      JOIN recommendation rec ON rec.id = ra.recommendation_id \
-                      JOIN agency a ON a.id = ra.agency_id WHERE a.sector <> 'COLLECTIVE') \
-                    SELECT s.name, t.name, e.n FROM (SELECT x.agency_id AS source, y.agency_id AS target, COUNT(*) AS n \
-                      FROM p x JOIN p y ON y.review_id = x.review_id AND x.agency_id < y.agency_id \
-                      GROUP BY x.agency_id, y.agency_id HAVING COUNT(*) >= ?) e \
-                    JOIN agency s ON s.id = e.source JOIN agency t ON t.id = e.target \
-                    ORDER BY e.n DESC, e.source, e.target"
+            floor: "SELECT s.name, t.name, p.addressed_shared FROM agency_pair p \
+                    JOIN agency s ON s.id = p.agency_id JOIN agency t ON t.id = p.other_id \
+                    WHERE p.addressed_shared >= ? AND s.sector <> 'COLLECTIVE' AND t.sector <> 'COLLECTIVE' \
+                    ORDER BY p.addressed_shared DESC, p.agency_id, p.other_id"
                 .into(),
             floor_values: vec![min_shared.into()],
         },
@@ -245,11 +245,8 @@ async fn questions(db: &Db) -> Vec<Question> {
         Question {
             name: "action_plan_stats",
             query: "{ actionPlanStats(groupBy: SECTOR) { sector total notStarted inProgress implemented notAccepted closed } }".into(),
-            floor: "SELECT bucket, status, COUNT(*) AS n FROM ( \
-                      SELECT DISTINCT a.sector AS bucket, ra.recommendation_id, COALESCE(ap.status, 'NOT_STARTED') AS status \
-                      FROM recommendation_agency ra JOIN agency a ON a.id = ra.agency_id \
-                      LEFT JOIN action_plan ap ON ap.recommendation_id = ra.recommendation_id) t \
-                    GROUP BY bucket, status ORDER BY bucket, status"
+            floor: "SELECT bucket, status, n FROM plan_stat WHERE kind = 'SECTOR' AND n <> 0 \
+                    ORDER BY bucket, status"
                 .into(),
             floor_values: vec![],
         },

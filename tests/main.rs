@@ -6,6 +6,7 @@ mod helpers;
 mod limits;
 
 mod curation;
+mod derived;
 mod dhrd;
 mod exchange;
 mod graph;

@@ -15,6 +15,7 @@ use sea_orm::{
 
 use crate::domain::Sector;
 use crate::domain::normalise::{name_key, tidy};
+use crate::graph::derived::Change;
 use crate::ingest::store::refresh_agency_counts;
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +87,19 @@ async fn move_mentions<C: ConnectionTrait>(db: &C, source: i32, target: i32) -> 
     Ok(())
 }
 
+/// The reviews that address or mention an agency.
+async fn reviews_naming<C: ConnectionTrait>(db: &C, agency_id: i32) -> Result<Vec<i32>, DbErr> {
+    db.query_all_raw(crate::sql::statement(
+        db.get_database_backend(),
+        "SELECT review_id FROM agency_review WHERE agency_id = ?",
+        vec![agency_id.into()],
+    ))
+    .await?
+    .iter()
+    .map(|r| r.try_get("", "review_id"))
+    .collect()
+}
+
 /// Merges `from` into `into`: every link moves, every alias moves, `from` goes. Returns the
 /// agency that remains.
 pub async fn merge(
@@ -99,6 +113,8 @@ pub async fn merge(
     if source.id == target.id {
         return Err(CurationError::SameAgency(from.into(), into.into()));
     }
+    let reviews = reviews_naming(&txn, source.id).await?;
+    let derived = Change::begin(&txn, &reviews).await?;
     // A recommendation addressed to both keeps one link, to the target.
     let both: Vec<i32> = recommendation_agency::Entity::find()
         .filter(recommendation_agency::Column::AgencyId.eq(target.id))
@@ -143,6 +159,7 @@ pub async fn merge(
         .insert(&txn)
         .await?;
     }
+    derived.finish(&txn, &reviews).await?;
     agency::Entity::delete_by_id(source.id).exec(&txn).await?;
     refresh_agency_counts(&txn, &BTreeSet::from([target.id])).await?;
     let merged = agency::Entity::find_by_id(target.id)
@@ -199,10 +216,17 @@ pub async fn set_sector(
     sector: &str,
 ) -> Result<agency::Model, CurationError> {
     let sector: Sector = sector.parse().map_err(CurationError::BadSector)?;
-    let found = find_agency(db, agency).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let found = find_agency(&txn, agency).await?;
+    // The sector buckets of `actionPlanStats` follow the agency.
+    let reviews = reviews_naming(&txn, found.id).await?;
+    let derived = Change::begin(&txn, &reviews).await?;
     let mut update: agency::ActiveModel = found.into();
     update.sector = Set(sector.code().to_owned());
-    Ok(update.update(db).await?)
+    let updated = update.update(&txn).await?;
+    derived.finish(&txn, &reviews).await?;
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Agencies not yet curated (sector `OTHER`), most recommendations first.
@@ -228,6 +252,7 @@ pub async fn merge_reviews(
         return Err(CurationError::SameReview);
     }
     let txn = crate::db::begin_write(db).await?;
+    let derived = Change::begin(&txn, &[keep, drop]).await?;
     let kept = review::Entity::find_by_id(keep)
         .one(&txn)
         .await?
@@ -278,6 +303,7 @@ pub async fn merge_reviews(
         .filter(review_alias::Column::ReviewId.eq(drop))
         .exec(&txn)
         .await?;
+    derived.finish(&txn, &[keep]).await?;
     review::Entity::delete_by_id(drop).exec(&txn).await?;
     review_alias::ActiveModel {
         id: NotSet,
@@ -314,6 +340,7 @@ pub async fn delete_review(db: &DatabaseConnection, id: i32) -> Result<usize, Cu
         .map(|l| l.agency_id)
         .collect();
     crate::search::remove_review(&txn, id, &recs).await?;
+    Change::begin(&txn, &[id]).await?.finish(&txn, &[]).await?;
     review::Entity::delete_by_id(id).exec(&txn).await?;
     refresh_agency_counts(&txn, &touched).await?;
     txn.commit().await?;

@@ -92,18 +92,25 @@ pub async fn connect_with(
     });
     // Mentions are derived by Rust rules, so a database that predates their table gets them
     // filled once, right after the migration that creates it (not on every start).
-    let needs_mentions = Migrator::get_pending_migrations(&conn)
+    let pending = Migrator::get_pending_migrations(&conn)
         .await
-        .map_err(DbError::Migrate)?
-        .iter()
-        .any(|m| m.name() == MENTIONS_MIGRATION);
+        .map_err(DbError::Migrate)?;
+    let needs_mentions = pending.iter().any(|m| m.name() == MENTIONS_MIGRATION);
+    let needs_derived = pending.iter().any(|m| m.name() == DERIVED_MIGRATION);
     Migrator::up(&conn, None).await.map_err(DbError::Migrate)?;
     crate::ingest::themes::sync(&conn)
         .await
         .map_err(DbError::Migrate)?;
-    if needs_mentions {
+    if needs_mentions || needs_derived {
         let txn = begin_write(&conn).await.map_err(DbError::Migrate)?;
-        crate::ingest::mentions::backfill(&txn)
+        if needs_mentions {
+            crate::ingest::mentions::backfill(&txn)
+                .await
+                .map_err(DbError::Migrate)?;
+        }
+        // The aggregates of migration 10 are filled from the base tables once, after the
+        // mentions they count.
+        crate::graph::derived::rebuild(&txn)
             .await
             .map_err(DbError::Migrate)?;
         txn.commit().await.map_err(DbError::Migrate)?;
@@ -112,6 +119,7 @@ pub async fn connect_with(
 }
 
 const MENTIONS_MIGRATION: &str = "m20261125_000007_mentions";
+const DERIVED_MIGRATION: &str = "m20261126_000010_derived_graph";
 
 /// True when every migration this binary knows has been applied.
 pub async fn migrations_applied(conn: &DatabaseConnection) -> Result<bool, DbErr> {

@@ -7,7 +7,7 @@ use entity::{action_plan, recommendation, status_event};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    FromQueryResult, NotSet, QueryFilter, Set, SqlErr, TransactionTrait, Value,
+    FromQueryResult, NotSet, QueryFilter, Set, SqlErr, TransactionTrait,
 };
 use serde_json::json;
 
@@ -107,6 +107,9 @@ async fn apply<C: ConnectionTrait + TransactionTrait>(
     change: PlanChange,
     actor: &str,
 ) -> Result<Applied, ApiError> {
+    // First, so that a rewrite of the same review (which recounts its statuses) and this
+    // change apply one after the other on PostgreSQL.
+    crate::graph::derived::lock_review_of(txn, recommendation_id).await?;
     let rec = recommendation::Entity::find_by_id(recommendation_id)
         .one(txn)
         .await?
@@ -233,6 +236,7 @@ async fn apply<C: ConnectionTrait + TransactionTrait>(
         .insert(txn)
         .await
         .map_err(|e| conflict_from(e, expected))?;
+    crate::graph::derived::status_moved(txn, rec.id, &before.status, &after.status).await?;
     let (agencies, csps) = slugs_of(txn, rec.id, rec.review_id).await?;
     let published = vec![Event::StatusChanged(StatusChange {
         event_id: event.id,
@@ -301,36 +305,20 @@ pub struct StatusCount {
     pub n: i64,
 }
 
-/// Recommendations per status per agency, CSP or sector (no plan counts as not started).
+/// Recommendations per status per agency, CSP or sector (no plan counts as not started),
+/// read from the counts every write keeps (`graph::derived`). A recommendation addressed to
+/// two police forces counts once for POLICE.
 pub async fn stats<C: ConnectionTrait>(db: &C, by: StatsBy) -> Result<Vec<StatusCount>, DbErr> {
-    let status = "COALESCE(ap.status, 'NOT_STARTED')";
-    let sql = match by {
-        StatsBy::Agency => format!(
-            "SELECT CAST(ra.agency_id AS VARCHAR(12)) AS bucket, {status} AS status, \
-               COUNT(*) AS n FROM recommendation_agency ra \
-             LEFT JOIN action_plan ap ON ap.recommendation_id = ra.recommendation_id \
-             GROUP BY ra.agency_id, {status} ORDER BY bucket, status"
-        ),
-        StatsBy::Csp => format!(
-            "SELECT CAST(rc.csp_id AS VARCHAR(12)) AS bucket, {status} AS status, \
-               COUNT(*) AS n FROM recommendation rec \
-             JOIN review_csp rc ON rc.review_id = rec.review_id \
-             LEFT JOIN action_plan ap ON ap.recommendation_id = rec.id \
-             GROUP BY rc.csp_id, {status} ORDER BY bucket, status"
-        ),
-        // A recommendation addressed to two police forces counts once for POLICE.
-        StatsBy::Sector => format!(
-            "SELECT bucket, status, COUNT(*) AS n FROM ( \
-               SELECT DISTINCT a.sector AS bucket, ra.recommendation_id, {status} AS status \
-               FROM recommendation_agency ra JOIN agency a ON a.id = ra.agency_id \
-               LEFT JOIN action_plan ap ON ap.recommendation_id = ra.recommendation_id) t \
-             GROUP BY bucket, status ORDER BY bucket, status"
-        ),
+    let kind = match by {
+        StatsBy::Agency => "AGENCY",
+        StatsBy::Csp => "CSP",
+        StatsBy::Sector => "SECTOR",
     };
     db.query_all_raw(statement(
         db.get_database_backend(),
-        &sql,
-        Vec::<Value>::new(),
+        "SELECT bucket, status, CAST(n AS BIGINT) AS n FROM plan_stat \
+         WHERE kind = ? AND n <> 0 ORDER BY bucket, status",
+        vec![kind.into()],
     ))
     .await?
     .iter()

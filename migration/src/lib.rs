@@ -12,6 +12,7 @@ mod m20261122_000006_dhrd;
 mod m20261125_000007_mentions;
 mod m20261125_000008_action_plans;
 mod m20261126_000009_review_order_index;
+mod m20261126_000010_derived_graph;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_mentions::Migration),
             Box::new(m20261125_000008_action_plans::Migration),
             Box::new(m20261126_000009_review_order_index::Migration),
+            Box::new(m20261126_000010_derived_graph::Migration),
         ]
     }
 }

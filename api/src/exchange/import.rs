@@ -427,6 +427,7 @@ async fn write<C: ConnectionTrait>(
                 .await?;
         }
     }
+    crate::graph::derived::rebuild(db).await?;
     let agencies: BTreeSet<i32> = agency_id.values().copied().collect();
     crate::ingest::store::refresh_agency_counts(db, &agencies).await?;
     summary.similarity_edges = crate::similarity::rebuild_in(db).await?;

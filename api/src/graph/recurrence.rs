@@ -36,8 +36,9 @@ impl Scope {
         }
     }
 
-    /// `AND ...` conditions over `a` (agency) and `r` (review), with their values.
-    fn conditions(&self) -> (String, Vec<Value>) {
+    /// `AND ...` conditions over `a` (agency) and the month column `published`, with their
+    /// values.
+    fn conditions(&self, published: &str) -> (String, Vec<Value>) {
         let mut sql = String::new();
         let mut values: Vec<Value> = Vec::new();
         if let Some(sector) = self.sector {
@@ -49,26 +50,56 @@ impl Scope {
             values.push(Sector::Collective.code().into());
         }
         if let Some(from) = &self.published_from {
-            sql.push_str(" AND r.published >= ?");
+            sql.push_str(&format!(" AND {published} >= ?"));
             values.push(from.clone().into());
         }
         if let Some(to) = &self.published_to {
-            sql.push_str(" AND r.published <= ?");
+            // `agency_review.published` is '' when the month is unknown: never in a range.
+            sql.push_str(&format!(" AND {published} <= ? AND {published} <> ''"));
             values.push(to.clone().into());
         }
         (sql, values)
     }
 
+    fn dated(&self) -> bool {
+        self.published_from.is_some() || self.published_to.is_some()
+    }
+
+    /// The `agency_review` rows (`x`) counted: addressed, or named either way.
+    fn named(&self) -> &'static str {
+        if self.include_mentions {
+            "1 = 1"
+        } else {
+            "x.addressed_recs > 0"
+        }
+    }
+
+    /// `x.recommendation count` expression of an `agency_review` row.
+    fn recs(&self) -> &'static str {
+        if self.include_mentions {
+            "x.addressed_recs + x.mentioned_recs"
+        } else {
+            "x.addressed_recs"
+        }
+    }
+
+    /// The `agency_recurrence` columns: reviews, recommendations.
+    fn totals(&self) -> (&'static str, &'static str) {
+        if self.include_mentions {
+            ("any_reviews", "any_recs")
+        } else {
+            ("addressed_reviews", "addressed_recs")
+        }
+    }
+
     /// `(agency_id, review_id)` pairs in scope, as a derived table body.
     fn agency_reviews(&self) -> (String, Vec<Value>) {
-        let (cond, values) = self.conditions();
-        let edges = self.edges();
+        let (cond, values) = self.conditions("x.published");
         (
             format!(
-                "SELECT DISTINCT ra.agency_id, rec.review_id FROM {edges} ra \
-                 JOIN recommendation rec ON rec.id = ra.recommendation_id \
-                 JOIN review r ON r.id = rec.review_id \
-                 JOIN agency a ON a.id = ra.agency_id WHERE 1 = 1{cond}"
+                "SELECT x.agency_id, x.review_id FROM agency_review x \
+                 JOIN agency a ON a.id = x.agency_id WHERE {named}{cond}",
+                named = self.named()
             ),
             values,
         )
@@ -84,24 +115,41 @@ pub struct Recurrence {
     pub last_published: String,
 }
 
-fn recurrence_sql(scope: &Scope, min_reviews: i64) -> (String, Vec<Value>) {
-    let (cond, mut values) = scope.conditions();
-    values.push(min_reviews.into());
-    let edges = scope.edges();
-    (
-        format!(
-            "SELECT a.id AS agency_id, COUNT(DISTINCT rec.review_id) AS review_count, \
-               COUNT(DISTINCT rec.id) AS recommendation_count, \
-               MIN(r.published) AS first_published, MAX(r.published) AS last_published \
-             FROM {edges} ra \
-             JOIN recommendation rec ON rec.id = ra.recommendation_id \
-             JOIN review r ON r.id = rec.review_id \
-             JOIN agency a ON a.id = ra.agency_id \
-             WHERE 1 = 1{cond} \
-             GROUP BY a.id HAVING COUNT(DISTINCT rec.review_id) >= ?"
-        ),
-        values,
-    )
+/// The ranking: `agency_id`, `review_count`, `recommendation_count` (and, for a date range,
+/// `first_published`/`last_published`), of agencies with at least `min_reviews` reviews.
+/// Without a date range it reads the per-agency totals along their ranking index; with one,
+/// it groups the agency-review rows of the range.
+fn ranking_sql(scope: &Scope, min_reviews: i64) -> (String, Vec<Value>) {
+    if scope.dated() {
+        let (cond, mut values) = scope.conditions("x.published");
+        values.push(min_reviews.into());
+        (
+            format!(
+                "SELECT x.agency_id, COUNT(*) AS review_count, \
+                   SUM({recs}) AS recommendation_count, \
+                   MIN(x.published) AS first_published, MAX(x.published) AS last_published \
+                 FROM agency_review x JOIN agency a ON a.id = x.agency_id \
+                 WHERE {named}{cond} GROUP BY x.agency_id HAVING COUNT(*) >= ?",
+                recs = scope.recs(),
+                named = scope.named(),
+            ),
+            values,
+        )
+    } else {
+        let (cond, cond_values) = scope.conditions("");
+        let (reviews, recs) = scope.totals();
+        let mut values: Vec<Value> = vec![min_reviews.into()];
+        values.extend(cond_values);
+        (
+            format!(
+                "SELECT s.agency_id, CAST(s.{reviews} AS BIGINT) AS review_count, \
+                   CAST(s.{recs} AS BIGINT) AS recommendation_count \
+                 FROM agency_recurrence s JOIN agency a ON a.id = s.agency_id \
+                 WHERE s.{reviews} >= ?{cond}"
+            ),
+            values,
+        )
+    }
 }
 
 /// Agencies addressed by at least `min_reviews` reviews in scope: most reviews first, then
@@ -113,12 +161,31 @@ pub async fn recurring_agencies<C: ConnectionTrait>(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<Recurrence>, DbErr> {
-    let (sql, mut values) = recurrence_sql(scope, min_reviews);
+    let (ranking, mut values) = ranking_sql(scope, min_reviews);
     values.push((limit as i64).into());
     values.push((offset as i64).into());
-    let sql = format!(
-        "{sql} ORDER BY review_count DESC, recommendation_count DESC, a.id LIMIT ? OFFSET ?"
-    );
+    let order = "ORDER BY review_count DESC, recommendation_count DESC, agency_id";
+    let sql = if scope.dated() {
+        format!("SELECT * FROM ({ranking}) t {order} LIMIT ? OFFSET ?")
+    } else {
+        // The first and last month only for the page's agencies, each one step along the
+        // agency's (agency_id, published) index.
+        let month = |dir: &str| {
+            format!(
+                "COALESCE((SELECT x.published FROM agency_review x \
+                 WHERE x.agency_id = t.agency_id AND {named} AND x.published <> '' \
+                 ORDER BY x.published {dir} LIMIT 1), '')",
+                named = scope.named()
+            )
+        };
+        format!(
+            "SELECT t.agency_id, t.review_count, t.recommendation_count, \
+               {first} AS first_published, {last} AS last_published \
+             FROM ({ranking} {order} LIMIT ? OFFSET ?) t {order}",
+            first = month("ASC"),
+            last = month("DESC"),
+        )
+    };
     let rows = db
         .query_all_raw(statement(db.get_database_backend(), &sql, values))
         .await?;
@@ -133,7 +200,7 @@ pub async fn count_recurring_agencies<C: ConnectionTrait>(
     scope: &Scope,
     min_reviews: i64,
 ) -> Result<u64, DbErr> {
-    let (sql, values) = recurrence_sql(scope, min_reviews);
+    let (sql, values) = ranking_sql(scope, min_reviews);
     let sql = format!("SELECT COUNT(*) AS n FROM ({sql}) t");
     let row = db
         .query_one_raw(statement(db.get_database_backend(), &sql, values))
@@ -178,7 +245,8 @@ pub struct Shared {
 }
 
 /// For each agency, the agencies addressed in the same reviews, most shared reviews first,
-/// at most `limit` each: one statement for all the agencies asked.
+/// at most `limit` each: one statement for all the agencies asked, over the stored pairs
+/// (each pair is stored once, so both of its columns are looked up).
 pub async fn co_addressed<C: ConnectionTrait>(
     db: &C,
     agency_ids: &[i32],
@@ -189,36 +257,29 @@ pub async fn co_addressed<C: ConnectionTrait>(
     if agency_ids.is_empty() {
         return Ok(out);
     }
-    let scope = Scope {
-        include_collective: true,
-        ..Default::default()
-    };
-    let (pairs, mut values) = scope.agency_reviews();
     let (list, ids) = in_list(agency_ids);
+    let mut values = ids.clone();
     values.extend(ids);
     let collective = if include_collective {
         String::new()
     } else {
         values.push(Sector::Collective.code().into());
-        " AND o.sector <> ?".to_owned()
+        " WHERE o.sector <> ?".to_owned()
     };
     values.push((limit as i64).into());
     let sql = format!(
         "SELECT agency_id, other_id, shared_reviews FROM ( \
-           SELECT x.agency_id, y.agency_id AS other_id, COUNT(*) AS shared_reviews, \
-             ROW_NUMBER() OVER (PARTITION BY x.agency_id ORDER BY COUNT(*) DESC, y.agency_id) AS rn \
-           FROM ({pairs}) x JOIN ({pairs}) y ON y.review_id = x.review_id AND y.agency_id <> x.agency_id \
-           JOIN agency o ON o.id = y.agency_id \
-           WHERE x.agency_id IN ({list}){collective} \
-           GROUP BY x.agency_id, y.agency_id) t \
+           SELECT p.agency_id, p.other_id, CAST(p.shared AS BIGINT) AS shared_reviews, \
+             ROW_NUMBER() OVER (PARTITION BY p.agency_id ORDER BY p.shared DESC, p.other_id) AS rn \
+           FROM (SELECT agency_id, other_id, addressed_shared AS shared FROM agency_pair \
+                   WHERE agency_id IN ({list}) AND addressed_shared > 0 \
+                 UNION ALL SELECT other_id, agency_id, addressed_shared FROM agency_pair \
+                   WHERE other_id IN ({list}) AND addressed_shared > 0) p \
+           JOIN agency o ON o.id = p.other_id{collective}) t \
          WHERE rn <= ? ORDER BY agency_id, rn"
     );
-    // The derived table appears twice: its values are bound twice.
-    let (_, pair_values) = scope.agency_reviews();
-    let mut all = pair_values.clone();
-    all.extend(values);
     for row in db
-        .query_all_raw(statement(db.get_database_backend(), &sql, all))
+        .query_all_raw(statement(db.get_database_backend(), &sql, values))
         .await?
     {
         let shared = Shared::from_query_result(&row, "")?;
@@ -241,44 +302,61 @@ pub struct NetworkEdge {
 }
 
 /// Agencies as nodes, shared reviews as weighted edges (each pair once, `source < target`).
-/// Nodes are the agencies with at least one edge at the threshold.
+/// Nodes are the agencies with at least one edge at the threshold. Reads the stored pairs
+/// and totals: the scope's sector and collective filters apply to both ends; it has no
+/// date range.
 pub async fn agency_network<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,
     min_shared_reviews: i64,
 ) -> Result<(Vec<NetworkNode>, Vec<NetworkEdge>), DbErr> {
-    let (pairs, values) = scope.agency_reviews();
-    let mut all = values.clone();
-    all.extend(values.clone());
-    all.push(min_shared_reviews.into());
-    let edges_sql = format!(
-        "SELECT x.agency_id AS source, y.agency_id AS target, COUNT(*) AS shared_reviews \
-         FROM ({pairs}) x JOIN ({pairs}) y ON y.review_id = x.review_id AND x.agency_id < y.agency_id \
-         GROUP BY x.agency_id, y.agency_id HAVING COUNT(*) >= ? \
-         ORDER BY shared_reviews DESC, source, target"
+    debug_assert!(!scope.dated(), "the network has no date range");
+    let shared = if scope.include_mentions {
+        "any_shared"
+    } else {
+        "addressed_shared"
+    };
+    let (cond_a, values_a) = scope.conditions("");
+    let cond_b = cond_a.replace("a.sector", "b.sector");
+    let mut values: Vec<Value> = vec![min_shared_reviews.into()];
+    values.extend(values_a.clone());
+    values.extend(values_a);
+    let from = format!(
+        "FROM agency_pair p JOIN agency a ON a.id = p.agency_id JOIN agency b ON b.id = p.other_id \
+         WHERE p.{shared} >= ?{cond_a}{cond_b}"
     );
     let backend = db.get_database_backend();
     let edges: Vec<NetworkEdge> = db
-        .query_all_raw(statement(backend, &edges_sql, all))
+        .query_all_raw(statement(
+            backend,
+            &format!(
+                "SELECT p.agency_id AS source, p.other_id AS target, \
+                   CAST(p.{shared} AS BIGINT) AS shared_reviews {from} \
+                 ORDER BY shared_reviews DESC, source, target"
+            ),
+            values.clone(),
+        ))
         .await?
         .iter()
         .map(|r| NetworkEdge::from_query_result(r, ""))
         .collect::<Result<_, _>>()?;
-    let mut ids: Vec<i32> = edges.iter().flat_map(|e| [e.source, e.target]).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if ids.is_empty() {
+    if edges.is_empty() {
         return Ok((Vec::new(), edges));
     }
-    let (list, id_values) = in_list(&ids);
-    let mut node_values = values;
-    node_values.extend(id_values);
-    let nodes_sql = format!(
-        "SELECT agency_id, COUNT(*) AS review_count FROM ({pairs}) ar \
-         WHERE agency_id IN ({list}) GROUP BY agency_id ORDER BY review_count DESC, agency_id"
-    );
+    let (reviews, _) = scope.totals();
+    let mut node_values = values.clone();
+    node_values.extend(values);
     let nodes = db
-        .query_all_raw(statement(backend, &nodes_sql, node_values))
+        .query_all_raw(statement(
+            backend,
+            &format!(
+                "SELECT s.agency_id, CAST(s.{reviews} AS BIGINT) AS review_count \
+                 FROM agency_recurrence s WHERE s.agency_id IN \
+                   (SELECT p.agency_id {from} UNION SELECT p.other_id {from}) \
+                 ORDER BY review_count DESC, s.agency_id"
+            ),
+            node_values,
+        ))
         .await?
         .iter()
         .map(|r| NetworkNode::from_query_result(r, ""))
@@ -307,7 +385,7 @@ pub async fn sector_stats<C: ConnectionTrait>(
     scope: &Scope,
     by: StatsBy,
 ) -> Result<Vec<SectorStat>, DbErr> {
-    let (cond, values) = scope.conditions();
+    let (cond, values) = scope.conditions("r.published");
     let (bucket, join) = match by {
         StatsBy::Year => ("SUBSTR(r.published, 1, 4)", ""),
         StatsBy::Csp => (

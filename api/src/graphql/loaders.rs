@@ -144,6 +144,12 @@ pub trait ChildList: Send + Sync + 'static {
     const FROM: &'static str;
     /// Order within one parent; must end in a unique column.
     const ORDER: &'static str;
+    /// A join made after the window is numbered, onto the window's rows `t`: lets the window
+    /// number narrow index rows and fetch whole rows for one page only (a parent with
+    /// thousands of children would otherwise copy them all to number them).
+    const LATE_JOIN: &'static str = "";
+    /// The columns selected with `LATE_JOIN` (with `t.parent_id, t.rn, t.total`).
+    const LATE_COLUMNS: &'static str = "t.*";
 }
 
 /// Page of children of one parent.
@@ -199,10 +205,12 @@ impl<L: ChildList> Loader<ChildPageKey> for ChildPages<L> {
                 bounds.push_str(&format!(" AND rn > {upper} - {last}"));
             }
             let sql = format!(
-                "SELECT * FROM (SELECT {cols}, {parent} AS parent_id, \
+                "SELECT {late_cols} FROM (SELECT {cols}, {parent} AS parent_id, \
                    ROW_NUMBER() OVER (PARTITION BY {parent} ORDER BY {order}) AS rn, \
                    COUNT(*) OVER (PARTITION BY {parent}) AS total \
-                 FROM {from}) t WHERE {bounds} ORDER BY parent_id, rn",
+                 FROM {from}) t {late_join} WHERE {bounds} ORDER BY t.parent_id, t.rn",
+                late_cols = L::LATE_COLUMNS,
+                late_join = L::LATE_JOIN,
                 cols = L::COLUMNS,
                 parent = L::PARENT,
                 order = L::ORDER,
@@ -330,16 +338,19 @@ impl ChildList for CspAgencies {
     const ORDER: &'static str = "a.review_count DESC, a.name, a.id";
 }
 
-/// `Agency.reviews`: reviews that addressed the agency, newest first.
+/// `Agency.reviews`: reviews that addressed the agency, newest first, numbered along the
+/// `(agency_id, published, review_id)` index of `agency_review` (whose `published` is
+/// `COALESCE(review.published, '')`).
 pub struct AgencyReviews;
 impl ChildList for AgencyReviews {
     type Row = review::Model;
-    const COLUMNS: &'static str = "r.*";
+    const COLUMNS: &'static str = "x.review_id AS late_id";
     const PARENT: &'static str = "x.agency_id";
-    const FROM: &'static str = "review r JOIN (SELECT DISTINCT ra.agency_id, rec.review_id \
-        FROM recommendation_agency ra JOIN recommendation rec ON rec.id = ra.recommendation_id \
-        WHERE ra.agency_id IN ({in})) x ON x.review_id = r.id";
-    const ORDER: &'static str = "COALESCE(r.published, '') DESC, r.id DESC";
+    const FROM: &'static str =
+        "agency_review x WHERE x.agency_id IN ({in}) AND x.addressed_recs > 0";
+    const ORDER: &'static str = "x.published DESC, x.review_id DESC";
+    const LATE_JOIN: &'static str = "JOIN review r ON r.id = t.late_id";
+    const LATE_COLUMNS: &'static str = "r.*, t.parent_id, t.rn, t.total";
 }
 
 /// `Agency.recommendations`: newest review first, printed order within a review.
@@ -359,10 +370,12 @@ impl ChildList for AgencyRecommendations {
 pub struct AgencyTraceReviews;
 impl ChildList for AgencyTraceReviews {
     type Row = review::Model;
-    const COLUMNS: &'static str = "r.*";
     const PARENT: &'static str = "x.agency_id";
+    const COLUMNS: &'static str = AgencyReviews::COLUMNS;
     const FROM: &'static str = AgencyReviews::FROM;
-    const ORDER: &'static str = "COALESCE(r.published, ''), r.id";
+    const ORDER: &'static str = "x.published, x.review_id";
+    const LATE_JOIN: &'static str = AgencyReviews::LATE_JOIN;
+    const LATE_COLUMNS: &'static str = AgencyReviews::LATE_COLUMNS;
 }
 
 /// `TraceEntry.recommendations`: what one review recommended to one agency.

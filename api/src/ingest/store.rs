@@ -109,6 +109,9 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
         });
     }
 
+    let derived =
+        crate::graph::derived::Change::begin(db, existing.as_ref().map(|e| e.id).as_slice())
+            .await?;
     let now = Utc::now();
     let fields = review::ActiveModel {
         id: NotSet,
@@ -224,6 +227,7 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
     super::mentions::remention(db, &texts).await?;
     let review_text = format!("{}\n{}", page.title, page.summary);
     crate::search::index_review(db, review_id, &review_text, &texts, &gone).await?;
+    derived.finish(db, &[review_id]).await?;
 
     Ok(Stored {
         review_id,

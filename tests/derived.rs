@@ -1,0 +1,199 @@
+//! The write-time aggregates of the graph questions (`graph::derived`) stay equal to what the
+//! base tables say after every kind of write, and an older database gets them on upgrade.
+
+use dhr_graph_api::domain::PlanStatus;
+use dhr_graph_api::graph::derived;
+use dhr_graph_api::plans::{self, PlanChange};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn assert_exact(conn: &DatabaseConnection, after: &str) {
+    let problems = derived::verify(conn).await.unwrap();
+    assert!(
+        problems.is_empty(),
+        "after {after}, {} aggregate rows differ from the base tables:\n{}",
+        problems.len(),
+        problems
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+async fn count(conn: &DatabaseConnection, sql: &str) -> i64 {
+    conn.query_one_raw(sea_orm::Statement::from_string(
+        conn.get_database_backend(),
+        sql,
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get_by_index::<i64>(0)
+    .unwrap()
+}
+
+/// The value with every list sorted, for comparing answers whose ties (ordered by id) may
+/// come in another order.
+fn canonical(v: &Value) -> Value {
+    match v {
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(canonical).collect();
+            items.sort_by_key(|i| i.to_string());
+            Value::Array(items)
+        }
+        Value::Object(map) => {
+            let mut map: serde_json::Map<String, Value> =
+                map.iter().map(|(k, v)| (k.clone(), canonical(v))).collect();
+            // A network edge runs from the lower id: name its ends in slug order instead.
+            if let (Some(s), Some(t)) = (map.get("source"), map.get("target"))
+                && s["slug"].as_str() > t["slug"].as_str()
+            {
+                let (s, t) = (s.clone(), t.clone());
+                map.insert("source".into(), t);
+                map.insert("target".into(), s);
+            }
+            Value::Object(map)
+        }
+        other => other.clone(),
+    }
+}
+
+/// A page of three recommendations; `agencies` per row, `|`-separated.
+fn page(source: &str, rows: &[(&str, &str)]) -> String {
+    let mut text = format!(
+        "SOURCE: https://example.org/{source}/\nSource · Domestic Homicide Review\nDerived review\n\
+         CSP: Derivedshire\nPublished: March 2023\nExtracted: {n} recs\nSummary\nWritten for a test.\n\
+         | # | Recommendation | Addressed to |\n|---|---|---|\n",
+        n = rows.len()
+    );
+    for (i, (rec, to)) in rows.iter().enumerate() {
+        text.push_str(&format!(
+            "| {} | {rec} | {} |\n",
+            i + 1,
+            to.replace('|', " | ")
+        ));
+    }
+    text
+}
+
+/// The answers the aggregates serve, for comparing before and after an upgrade.
+const ANSWERS: &str = "{
+  a: recurringAgencies(first: 100, minReviews: 2, includeCollective: true) { totalCount nodes { agency { slug } reviewCount recommendationCount firstPublished lastPublished } }
+  m: recurringAgencies(first: 100, minReviews: 2, includeMentions: true) { totalCount nodes { agency { slug } reviewCount recommendationCount } }
+  agencyNetwork(minSharedReviews: 1, includeCollective: true) { nodes { agency { slug } reviewCount } edges { source { slug } target { slug } sharedReviews } }
+  s: actionPlanStats(groupBy: SECTOR) { sector total notStarted inProgress implemented }
+  c: actionPlanStats(groupBy: CSP) { csp { name } total notStarted inProgress }
+}";
+
+both! {
+    async fn aggregates_follow_every_kind_of_write(backend: Backend) {
+        let database = TestDb::new(backend).await;
+        let (code, _, err) = cli(&["synth", "--quiet", "--database-url", &database.url,
+            "--reviews", "25", "--seed", "11", "--plan-share", "0.3"]);
+        assert_eq!(code, 0, "synth failed: {err}");
+        let app = TestApp::start(database, false).await;
+        let conn = app.db.conn.clone();
+        let url = app.database.url.clone();
+        assert_exact(&conn, "synth (ingest, plan history)").await;
+        assert!(count(&conn, "SELECT COUNT(*) FROM agency_pair").await > 0);
+        assert!(count(&conn, "SELECT COUNT(*) FROM plan_stat WHERE status <> 'NOT_STARTED'").await > 0);
+
+        // A new page, then the same page rewritten: addressees change, a row goes, a mention
+        // ("GP practice staff") comes.
+        let first = page("derived-1", &[
+            ("Police to review DASH training.", "Derivedshire Police|All Agencies"),
+            ("Health to audit referrals.", "Derivedshire ICB"),
+            ("Adult social care to audit carers' assessments.", "Derivedshire Adult Social Care"),
+        ]);
+        dhr_graph_api::ingest::ingest_text(&conn, &first).await.unwrap();
+        assert_exact(&conn, "a new page").await;
+        let second = page("derived-1", &[
+            ("Police to review DASH training with GP practice staff.", "Derivedshire Police|Derivedshire ICB"),
+            ("Health to audit referrals.", "Derivedshire Adult Social Care"),
+        ]);
+        let report = dhr_graph_api::ingest::ingest_text(&conn, &second).await.unwrap();
+        assert_eq!(format!("{:?}", report.stored.outcome), "Updated");
+        assert_exact(&conn, "a page rewritten").await;
+
+        // Status changes, including back to where it started.
+        let recs: Vec<i32> = conn
+            .query_all_raw(sea_orm::Statement::from_string(conn.get_database_backend(),
+                "SELECT recommendation_id FROM recommendation_agency ORDER BY recommendation_id LIMIT 3"))
+            .await.unwrap().iter().map(|r| r.try_get_by_index::<i32>(0).unwrap()).collect();
+        for (i, rec) in recs.iter().enumerate() {
+            let version = count(&conn, &format!(
+                "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM status_event WHERE recommendation_id = {rec}")).await;
+            let status = [PlanStatus::InProgress, PlanStatus::Implemented, PlanStatus::NotStarted][i];
+            plans::change(&conn, *rec, version as i32,
+                PlanChange { status: Some(status), ..Default::default() }, "derived-test").await.unwrap();
+        }
+        assert_exact(&conn, "status changes").await;
+
+        // Curation: a sector changes, two agencies merge, two reviews merge, a review goes.
+        let run = |args: &[&str]| {
+            let (code, out, err) = cli(args);
+            assert_eq!(code, 0, "{args:?}: {out}{err}");
+        };
+        run(&["agencies", "--database-url", &url, "set-sector", "Derivedshire ICB", "POLICE"]);
+        assert_exact(&conn, "a sector change").await;
+        run(&["agencies", "--database-url", &url, "merge", "Derivedshire Police", "Derivedshire Adult Social Care"]);
+        assert_exact(&conn, "an agency merge").await;
+        let reviews: Vec<i32> = conn
+            .query_all_raw(sea_orm::Statement::from_string(conn.get_database_backend(),
+                "SELECT id FROM review ORDER BY id LIMIT 3"))
+            .await.unwrap().iter().map(|r| r.try_get_by_index::<i32>(0).unwrap()).collect();
+        dhr_graph_api::curation::merge_reviews(&conn, reviews[0], reviews[1]).await.unwrap();
+        assert_exact(&conn, "a review merge").await;
+        dhr_graph_api::curation::delete_review(&conn, reviews[2]).await.unwrap();
+        assert_exact(&conn, "a review deleted").await;
+
+        // Export, and import into an empty database.
+        let (code, exported, err) = cli(&["export", "--database-url", &url]);
+        assert_eq!(code, 0, "{err}");
+        let target = TestDb::new(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("graph.json");
+        std::fs::write(&file, exported).unwrap();
+        run(&["import", "--database-url", &target.url, &file.display().to_string()]);
+        let imported = TestApp::start(target, false).await;
+        assert_exact(&imported.db.conn, "an import").await;
+        // An import numbers rows afresh, so ties (ordered by id) may come in another order.
+        let (got, want) = (imported.query(ANSWERS, json!({})).await, app.query(ANSWERS, json!({})).await);
+        assert!(canonical(&got) == canonical(&want), "the imported graph answers differently");
+    }
+}
+
+both! {
+    async fn an_older_database_gets_the_aggregates_on_upgrade(backend: Backend) {
+        let mut app = TestApp::with_samples(backend).await;
+        let before: Value = app.query(ANSWERS, json!({})).await;
+        assert!(!before["a"]["nodes"].as_array().unwrap().is_empty());
+        // Wind the database back to before migration 10.
+        for sql in ["DROP TABLE plan_stat", "DROP TABLE agency_pair", "DROP TABLE agency_recurrence",
+                    "DROP TABLE agency_review",
+                    "DELETE FROM seaql_migrations WHERE version = 'm20261126_000010_derived_graph'"] {
+            app.db.conn.execute_unprepared(sql).await.unwrap();
+        }
+        app.stop().await;
+        let app = TestApp::start(app.take_database(), false).await;
+        assert_exact(&app.db.conn, "the upgrade").await;
+        assert_eq!(app.query(ANSWERS, json!({})).await, before, "same answers after the upgrade");
+    }
+}
+
+both! {
+    async fn verify_finds_a_stale_aggregate(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        assert_exact(&app.db.conn, "the samples").await;
+        app.db.conn.execute_unprepared(
+            "UPDATE agency_recurrence SET addressed_reviews = addressed_reviews + 1 \
+             WHERE agency_id = (SELECT MIN(agency_id) FROM agency_recurrence)").await.unwrap();
+        let problems = derived::verify(&app.db.conn).await.unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("agency_recurrence"), "{problems:?}");
+    }
+}
