@@ -454,6 +454,30 @@ impl WsClient {
         id
     }
 
+    /// The next `next`, `error` or `complete` message as it came, or `None` if none comes
+    /// within `wait`.
+    pub async fn message(&mut self, wait: std::time::Duration) -> Option<Value> {
+        use futures::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??;
+            if let Message::Text(t) = msg.expect("websocket message") {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                match v["type"].as_str() {
+                    Some("next" | "error" | "complete") => return Some(v),
+                    Some("ping") => {
+                        let pong = json!({ "type": "pong" }).to_string();
+                        self.socket.send(Message::text(pong)).await.unwrap();
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
     /// The next `next` message's payload, or `None` if none comes within `wait`.
     pub async fn next(&mut self, wait: std::time::Duration) -> Option<Value> {
         use futures::{SinkExt, StreamExt};

@@ -42,6 +42,30 @@ fn code(body: &serde_json::Value) -> &str {
 }
 
 both! {
+    async fn subscriptions_get_the_same_limits_and_codes(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let mut ws = WsClient::connect(app.addr, None).await.expect("connected");
+        let wait = std::time::Duration::from_secs(10);
+        // Too many aliases: refused before the subscription starts, with the HTTP code.
+        let fields = (0..31).map(|i| format!("a{i}: reviewAdded {{ title }}")).collect::<Vec<_>>().join(" ");
+        ws.subscribe(&format!("subscription {{ {fields} }}"), json!({})).await;
+        let refused = ws.message(wait).await.expect("an answer");
+        let errors = if refused["type"] == "error" { &refused["payload"] } else { &refused["payload"]["errors"] };
+        assert_eq!(errors[0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{refused}");
+        // A document that does not validate gets its code too.
+        let id = ws.subscribe("subscription { reviewAdded { noSuchField } }", json!({})).await;
+        let invalid = loop {
+            let m = ws.message(wait).await.expect("an answer");
+            if m["id"] == id.as_str() {
+                break m;
+            }
+        };
+        let errors = if invalid["type"] == "error" { &invalid["payload"] } else { &invalid["payload"]["errors"] };
+        assert_eq!(errors[0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{invalid}");
+    }
+}
+
+both! {
     async fn complexity_aliases_and_page_size_are_bounded(backend: Backend) {
         let app = TestApp::with_samples(backend).await;
         // The documented nested page is well within the default budget...

@@ -3,9 +3,6 @@
 //! Internal detail (SQL, paths) is logged with an error id and never sent; the client gets
 //! the id to quote.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
 use async_graphql::{ErrorExtensions, Response, ServerError};
 
 #[derive(Debug, thiserror::Error)]
@@ -94,22 +91,9 @@ impl ApiError {
 /// Maps every error of a response once, at the end of the request: `ApiError`s get their
 /// code (and internal ones lose their detail), errors raised by async-graphql itself (syntax,
 /// validation, input coercion) get `GRAPHQL_VALIDATION_FAILED` or `BAD_USER_INPUT`.
-pub struct ErrorCodes;
-
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodes)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for ErrorCodes {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        for error in &mut response.errors {
-            map_server_error(error);
-        }
-        response
+pub fn map_errors(response: &mut Response) {
+    for error in &mut response.errors {
+        map_server_error(error);
     }
 }
 

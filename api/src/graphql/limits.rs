@@ -2,11 +2,8 @@
 //! thousand aliased cheap fields passes the depth and complexity limits), and a clear refusal
 //! of introspection when it is switched off (async-graphql would answer null, silently).
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::ErrorExtensions;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensions, ServerResult, Variables};
 
 /// Refuses a document with more than `max_aliases` aliased fields, or one that asks for
 /// `__schema` or `__type` when introspection is off.
@@ -14,12 +11,6 @@ use async_graphql::{ErrorExtensions, ServerResult, Variables};
 pub struct DocumentLimits {
     pub max_aliases: usize,
     pub introspection: bool,
-}
-
-impl ExtensionFactory for DocumentLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
-    }
 }
 
 fn introspects(doc: &ExecutableDocument) -> bool {
@@ -65,17 +56,10 @@ pub fn count(doc: &ExecutableDocument) -> usize {
     ops + frags
 }
 
-#[async_trait::async_trait]
-impl Extension for DocumentLimits {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let n = count(&doc);
+impl DocumentLimits {
+    /// The refusal of a document that asks too much, if it does.
+    pub fn check(&self, doc: &ExecutableDocument) -> Result<(), async_graphql::ServerError> {
+        let n = count(doc);
         if n > self.max_aliases {
             return Err(refusal(
                 format!(
@@ -85,7 +69,7 @@ impl Extension for DocumentLimits {
                 "QUERY_TOO_COMPLEX",
             ));
         }
-        if !self.introspection && introspects(&doc) {
+        if !self.introspection && introspects(doc) {
             return Err(refusal(
                 "introspection is switched off on this server; the schema is published as \
                  schema.graphql"
@@ -93,7 +77,7 @@ impl Extension for DocumentLimits {
                 "INTROSPECTION_DISABLED",
             ));
         }
-        Ok(doc)
+        Ok(())
     }
 }
 

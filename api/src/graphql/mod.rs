@@ -15,17 +15,72 @@ pub mod query;
 pub mod subscription;
 pub mod types;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::extensions::Tracing;
-use async_graphql::{Schema, SchemaBuilder};
+use async_graphql::{Data, Executor, Request, Response, Schema, SchemaBuilder};
+use futures::StreamExt;
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 
 use crate::db::Db;
 use loaders::*;
 
-pub type AppSchema = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+type Inner = Schema<query::Query, mutation::Mutation, subscription::Subscription>;
+
+/// The schema, with the document limits checked before and the error codes set after every
+/// execution (HTTP, websocket, in-process). These wrap the schema rather than being
+/// async-graphql extensions: with any extension installed, async-graphql sends every field
+/// of every response through the extension hooks (a registry lookup, type-name strings and a
+/// boxed future per field), which cost more than most fields themselves.
+#[derive(Clone)]
+pub struct AppSchema {
+    schema: Inner,
+    limits: limits::DocumentLimits,
+}
+
+impl AppSchema {
+    /// The refusal of the request's document, if it asks too much. A document that does not
+    /// parse goes on to the schema, which reports the syntax error itself.
+    fn refusal(&self, request: &mut Request) -> Option<Response> {
+        let doc = request.parsed_query().ok()?;
+        self.limits
+            .check(doc)
+            .err()
+            .map(|refused| Response::from_errors(vec![refused]))
+    }
+}
+
+impl Executor for AppSchema {
+    async fn execute(&self, mut request: Request) -> Response {
+        let mut response = match self.refusal(&mut request) {
+            None => self.schema.execute(request).await,
+            Some(refused) => refused,
+        };
+        crate::error::map_errors(&mut response);
+        response
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let stream = match self.refusal(&mut request) {
+            None => self
+                .schema
+                .execute_stream_with_session_data(request, session_data.unwrap_or_default()),
+            Some(refused) => futures::stream::once(async move { refused }).boxed(),
+        };
+        stream
+            .map(|mut response| {
+                crate::error::map_errors(&mut response);
+                response
+            })
+            .boxed()
+    }
+}
 
 /// Query depth beyond which a request is refused before it runs (the default of `Limits`).
 pub const MAX_DEPTH: usize = 16;
@@ -60,13 +115,7 @@ fn builder(
         subscription::Subscription,
     )
     .limit_depth(limits.depth)
-    .limit_complexity(limits.complexity)
-    .extension(limits::DocumentLimits {
-        max_aliases: limits.aliases,
-        introspection: limits.introspection,
-    })
-    .extension(Tracing)
-    .extension(crate::error::ErrorCodes);
+    .limit_complexity(limits.complexity);
     if limits.introspection {
         b
     } else {
@@ -93,7 +142,13 @@ pub fn build_schema(db: Db, bus: crate::events::EventBus, services: Services) ->
     if let Some(m) = services.metrics {
         b = b.data(m);
     }
-    b.finish()
+    AppSchema {
+        schema: b.finish(),
+        limits: limits::DocumentLimits {
+            max_aliases: services.limits.aliases,
+            introspection: services.limits.introspection,
+        },
+    }
 }
 
 /// Executes a request with its own loaders, batching by poll pass (see [`batch`]).
