@@ -163,10 +163,7 @@ where
         if ready().await {
             return started.elapsed();
         }
-        assert!(
-            started.elapsed() < limit,
-            "{what}: not within {limit:?}"
-        );
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -17,6 +17,7 @@ pub mod exchange;
 pub mod explorer;
 pub mod graph;
 pub mod graphql;
+pub mod health;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
