@@ -45,6 +45,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Whether the database answers (always, on SQLite).
     pub health: Health,
+    /// The request timeout: also the longest a websocket may wait before `connection_init`.
+    pub request_timeout: Duration,
 }
 
 impl FromRef<AppState> for Metrics {
@@ -132,6 +134,7 @@ impl Application {
                 closing: closing_rx,
                 metrics,
                 health,
+                request_timeout: Duration::from_secs(cfg.request_timeout_secs),
             },
         );
         let listener = TcpListener::bind(cfg.listen)
@@ -398,11 +401,13 @@ async fn graphql_ws(
         .on_upgrade(move |socket| {
             let schema = state.schema.clone();
             let closing = state.closing.clone();
+            let init_timeout = state.request_timeout;
             crate::ws::serve(
                 socket,
                 schema,
                 protocol,
                 closing,
+                init_timeout,
                 move |payload| async move {
                     let token = match ["Authorization", "authorization"]
                         .iter()
