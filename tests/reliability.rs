@@ -284,7 +284,8 @@ async fn postgres_restarting_under_the_server_is_survived() {
     for (round, mode) in ["fast", "immediate"].into_iter().enumerate() {
         pg.stop(mode);
         let down_at = std::time::Instant::now();
-        // Reads, and a write with a key (checked against the database first).
+        // Reads, and a write with a key (checked against the database first), over 3 s: long
+        // enough for the event listener to fail a reconnection (2 s acquire timeout) and retry.
         let mut slowest = Duration::ZERO;
         let page = |n: usize| {
             format!(
@@ -329,7 +330,7 @@ async fn postgres_restarting_under_the_server_is_survived() {
             ] {
                 assert!(!text.contains(leak), "the error says {leak:?}: {body}");
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
         // Not ready, and said promptly.
         let started = std::time::Instant::now();
