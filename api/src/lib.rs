@@ -2,8 +2,9 @@
 //!
 //! The service split by concern: `config` (typed settings), `db` (connection, migrations),
 //! `domain` (values parsed once), `ingest` (pages in), `graphql` (schema, types, loaders),
-//! `server` (HTTP), `health` (whether PostgreSQL answers), `metrics` (Prometheus), `explorer` (the page at `/`), `exchange` (export and
-//! import), `cli` (commands). `entity` and `migration` are sibling crates.
+//! `server` (HTTP), `health` (whether PostgreSQL answers), `metrics` (Prometheus), `explorer`
+//! (the page at `/`), `exchange` (export and import), `cli` (commands). `entity` and
+//! `migration` are sibling crates.
 
 pub mod auth;
 pub mod cli;
