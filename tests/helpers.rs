@@ -516,6 +516,11 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub async fn start(url: &str, dir: &std::path::Path) -> Self {
+        Self::start_with(url, dir, &[]).await
+    }
+
+    /// As [`ServerProcess::start`], with more `serve` flags.
+    pub async fn start_with(url: &str, dir: &std::path::Path, flags: &[&str]) -> Self {
         let log = dir.join("server.log");
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_dhr-graph"))
             .args([
@@ -526,6 +531,7 @@ impl ServerProcess {
                 "--database-url",
                 url,
             ])
+            .args(flags)
             .env("RUST_LOG", "debug")
             .env("NO_COLOR", "1")
             .stdout(std::process::Stdio::null())

@@ -188,3 +188,69 @@ both! {
         assert_eq!(keyed.status().as_u16(), 200);
     }
 }
+
+both! {
+    async fn a_request_slower_than_the_timeout_is_answered_408_and_others_are_served_meanwhile(backend: Backend) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let timeout = std::time::Duration::from_secs(1);
+        let (_db, addr) = app_with(backend, |c| {
+            c.request_timeout_secs = 1;
+            c.no_samples = true;
+        }).await;
+        // A client that sends its headers and part of its body, then stalls.
+        let body = r#"{"query":"{ reviews { totalCount } }"}"#;
+        let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+        slow.write_all(format!(
+            "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+            body.len(), &body[..10]
+        ).as_bytes()).await.unwrap();
+        let stalled_at = std::time::Instant::now();
+        let answer = tokio::spawn(async move {
+            let mut got = Vec::new();
+            // Everything the server sends until it closes the connection.
+            let read = tokio::time::timeout(timeout * 5, slow.read_to_end(&mut got)).await;
+            (read.is_ok(), String::from_utf8_lossy(&got).into_owned(), stalled_at.elapsed())
+        });
+        // Meanwhile other clients are served at once.
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let (status, body) = post(addr, "{ reviews { totalCount } }").await;
+            assert_eq!(status, 200, "{body}");
+            assert!(started.elapsed() < timeout / 2, "a request waited {:?} behind the slow one", started.elapsed());
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let (closed, text, took) = answer.await.unwrap();
+        assert!(closed, "the server did not close the stalled connection within {:?}: {text}", timeout * 5);
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(took >= timeout && took < timeout + std::time::Duration::from_secs(2), "answered after {took:?}");
+        eprintln!("a stalled body: 408 after {took:?} (timeout {timeout:?})");
+    }
+}
+
+both! {
+    async fn a_websocket_that_never_sends_connection_init_is_closed_4408_at_the_timeout(backend: Backend) {
+        let (db, addr) = app_with(backend, |c| {
+            c.request_timeout_secs = 1;
+            c.no_samples = true;
+        }).await;
+        let started = std::time::Instant::now();
+        let mut idle = WsClient::open(addr).await;
+        assert_eq!(idle.closed().await, Some(4408));
+        let took = started.elapsed();
+        assert!(took >= std::time::Duration::from_secs(1) && took < std::time::Duration::from_secs(3), "closed after {took:?}");
+        // A client that does send it in time is served past the timeout.
+        let mut sub = WsClient::connect(addr, None).await.expect("connects");
+        sub.subscribe("subscription { reviewAdded { title } }", json!({})).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        let editor = create_key(&db.url, "late", "editor");
+        let page = "SOURCE: https://example.org/late/\nSource · Domestic Homicide Review\nLate review\nCSP: Kent\n\
+            Published: May 2024\nExtracted: 1 recs\nSummary\nLate.\n| # | Recommendation | Addressed to |\n|---|---|---|\n\
+            | 1 | Police to review the late item. | Kent Police |\n";
+        let resp = reqwest::Client::new().post(format!("http://{addr}/graphql")).bearer_auth(&editor)
+            .json(&json!({ "query": "mutation($t: String!) { ingestReviewPage(input: { text: $t }) { outcome } }", "variables": { "t": page } }))
+            .send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let event = sub.next(std::time::Duration::from_secs(10)).await.expect("the subscription outlives the timeout");
+        assert_eq!(event["data"]["reviewAdded"]["title"], "Late review", "{event}");
+    }
+}

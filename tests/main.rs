@@ -4,6 +4,7 @@
 
 mod helpers;
 mod limits;
+mod pg_cluster;
 
 mod curation;
 mod derived;

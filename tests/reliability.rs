@@ -223,3 +223,187 @@ both! {
         eprintln!("mixed load: {total} status changes, {added} pages, {reads} reads in {} s", load_secs());
     }
 }
+
+/// How long a request may take to be refused while PostgreSQL is down: well within the
+/// pool's acquire timeout (10 s), which is what a request waited before it was fixed.
+const OUTAGE_ANSWER_BOUND: Duration = Duration::from_secs(2);
+
+const INGEST: &str = "mutation($t: String!) { ingestReviewPage(input: { text: $t }) { outcome } }";
+
+/// A POST to `/graphql`: status, `Retry-After` (if any), body, and how long it took.
+async fn timed_post(
+    http: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, Option<String>, serde_json::Value, Duration) {
+    let started = std::time::Instant::now();
+    let mut req = http.post(url).json(&body);
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    let resp = req.send().await.expect("the server answers");
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = resp.json().await.unwrap_or_default();
+    (status, retry, body, started.elapsed())
+}
+
+/// PostgreSQL stops (cleanly, then abruptly) and starts again under a running server, on a
+/// cluster of the test's own. Meanwhile requests are refused at once with a retryable code;
+/// afterwards the same server process reads, writes and delivers subscription events again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restarting_under_the_server_is_survived() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let mut pg = crate::pg_cluster::PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        ServerProcess::start_with(&pg.url(), dir.path(), &["--rate-limit-per-minute", "0"]).await;
+    let admin = create_key(&pg.url(), "ops", "admin");
+    let http = reqwest::Client::new();
+    let graphql = format!("http://{}/graphql", server.addr);
+    let readyz = format!("http://{}/readyz", server.addr);
+    let count = json!({ "query": "{ reviews { totalCount } }" });
+    let (status, _, body, _) = timed_post(&http, &graphql, None, count.clone()).await;
+    assert_eq!(
+        (status, &body["data"]["reviews"]["totalCount"]),
+        (200, &json!(0)),
+        "{body}"
+    );
+    let mut sub = WsClient::connect(server.addr, None)
+        .await
+        .expect("connects");
+    sub.subscribe("subscription { reviewAdded { title } }", json!({}))
+        .await;
+
+    for (round, mode) in ["fast", "immediate"].into_iter().enumerate() {
+        pg.stop(mode);
+        let down_at = std::time::Instant::now();
+        // Reads, and a write with a key (checked against the database first), over 3 s: long
+        // enough for the event listener to fail a reconnection (2 s acquire timeout) and retry.
+        let mut slowest = Duration::ZERO;
+        let page = |n: usize| {
+            format!(
+                "SOURCE: https://example.org/restart/{n}/\nSource · Domestic Homicide Review\nRestart review {n}\nCSP: Kent\n\
+             Published: May 2024\nExtracted: 1 recs\nSummary\nAfter a restart.\n| # | Recommendation | Addressed to |\n|---|---|---|\n\
+             | 1 | Police to review item {n}. | Kent Police |\n"
+            )
+        };
+        for i in 0..6 {
+            let (key, request) = if i % 2 == 0 {
+                (None, count.clone())
+            } else {
+                (
+                    Some(admin.as_str()),
+                    json!({ "query": INGEST, "variables": { "t": page(100 + i) } }),
+                )
+            };
+            let (status, retry, body, took) = timed_post(&http, &graphql, key, request).await;
+            slowest = slowest.max(took);
+            assert!(
+                took < OUTAGE_ANSWER_BOUND,
+                "a request during the outage took {took:?}: {body}"
+            );
+            assert_eq!(status, 503, "{body}");
+            let retry: u64 = retry.expect("Retry-After").parse().unwrap();
+            assert!((1..=30).contains(&retry), "{retry}");
+            let error = &body["errors"][0];
+            assert_eq!(
+                error["extensions"]["code"], "DATABASE_UNAVAILABLE",
+                "{body}"
+            );
+            assert_eq!(error["extensions"]["retryable"], true, "{body}");
+            let text = body.to_string().to_lowercase();
+            for leak in [
+                "127.0.0.1",
+                &pg.port.to_string(),
+                "postgres",
+                "refused",
+                "sqlx",
+                "pool",
+                "select",
+            ] {
+                assert!(!text.contains(leak), "the error says {leak:?}: {body}");
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        // Not ready, and said promptly.
+        let started = std::time::Instant::now();
+        let ready = http.get(&readyz).send().await.unwrap();
+        assert_eq!(ready.status(), 503);
+        assert!(
+            started.elapsed() < OUTAGE_ANSWER_BOUND,
+            "/readyz took {:?}",
+            started.elapsed()
+        );
+        let outage = down_at.elapsed();
+
+        pg.start_again();
+        let answers = crate::pg_cluster::wait_until(
+            Duration::from_secs(30),
+            "a read after the restart",
+            || {
+                let (http, graphql, count) = (&http, &graphql, &count);
+                async move {
+                    let (status, _, body, _) = timed_post(http, graphql, None, count.clone()).await;
+                    status == 200 && body.get("errors").is_none()
+                }
+            },
+        )
+        .await;
+        let ready_after = crate::pg_cluster::wait_until(
+            Duration::from_secs(30),
+            "/readyz after the restart",
+            || {
+                let (http, readyz) = (&http, &readyz);
+                async move {
+                    http.get(readyz)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200)
+                }
+            },
+        )
+        .await;
+        // A write, and its event reaches the subscription opened before the outage (ready
+        // means the event listener is listening again).
+        let (status, _, body, _) = timed_post(
+            &http,
+            &graphql,
+            Some(&admin),
+            json!({ "query": INGEST, "variables": { "t": page(round) } }),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["data"]["ingestReviewPage"]["outcome"], "ADDED",
+            "{body}"
+        );
+        let event = sub
+            .next(Duration::from_secs(10))
+            .await
+            .expect("an event after the restart");
+        assert_eq!(
+            event["data"]["reviewAdded"]["title"],
+            format!("Restart review {round}"),
+            "{event}"
+        );
+        eprintln!(
+            "postgres stop -m {mode}: {} requests during {outage:?} of outage, slowest answer {slowest:?}; \
+             after pg_ctl start: reads answered in {answers:?}, ready (events listening) in {:?}",
+            6,
+            answers + ready_after
+        );
+    }
+    let (status, _, body, _) = timed_post(&http, &graphql, None, count).await;
+    assert_eq!(
+        (status, &body["data"]["reviews"]["totalCount"]),
+        (200, &json!(2)),
+        "{body}"
+    );
+}

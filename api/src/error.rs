@@ -19,8 +19,28 @@ pub enum ApiError {
     Forbidden { needed: &'static str },
     #[error("the action plan is at version {current}, not {expected}: read it again and retry")]
     Conflict { current: i32, expected: i32 },
+    /// The database cannot be reached (known before the request ran, or found while it ran).
+    #[error("the database is unavailable; retry in a moment")]
+    Unavailable,
     #[error(transparent)]
     Db(std::sync::Arc<sea_orm::DbErr>),
+}
+
+/// The code of a request the database could not serve because it could not be reached: the
+/// same request may succeed when sent again (`extensions.retryable`).
+pub const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
+
+/// The database server could not be reached: no connection from the pool in time, a
+/// connection refused or lost, a server shutting down or starting up.
+pub fn is_unavailable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => crate::health::is_outage(e),
+        _ => false,
+    }
 }
 
 impl From<sea_orm::DbErr> for ApiError {
@@ -50,6 +70,8 @@ impl ApiError {
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
             ApiError::Forbidden { .. } => "FORBIDDEN",
             ApiError::Conflict { .. } => "CONFLICT",
+            ApiError::Unavailable => DATABASE_UNAVAILABLE,
+            ApiError::Db(e) if is_unavailable(e) => DATABASE_UNAVAILABLE,
             // A statement cut off by PostgreSQL's statement timeout: the client may retry.
             ApiError::Db(e)
                 if e.to_string()
@@ -68,6 +90,10 @@ impl ApiError {
     pub fn to_graphql(&self) -> async_graphql::Error {
         let code = self.code();
         let message = match self {
+            ApiError::Db(inner) if code == DATABASE_UNAVAILABLE => {
+                tracing::warn!(error = %inner, "database unavailable");
+                ApiError::Unavailable.to_string()
+            }
             ApiError::Db(inner) => {
                 let id = error_id();
                 tracing::error!(error_id = %id, error = %inner, "internal error");
@@ -84,8 +110,23 @@ impl ApiError {
                 ApiError::Forbidden { needed } => ext.set("requiredRole", *needed),
                 _ => {}
             }
+            if code == DATABASE_UNAVAILABLE {
+                ext.set("retryable", true);
+                ext.set("retryAfter", crate::health::RETRY_AFTER_SECS);
+            } else if code == "TIMEOUT" {
+                ext.set("retryable", true);
+            }
         })
     }
+}
+
+/// The answer to a request refused, before or while it ran, because the database is
+/// unavailable: one `DATABASE_UNAVAILABLE` error, no data.
+pub fn unavailable_response() -> Response {
+    let e = ApiError::Unavailable.to_graphql();
+    let mut error = ServerError::new(e.message, None);
+    error.extensions = e.extensions;
+    Response::from_errors(vec![error])
 }
 
 /// Maps every error of a response once, at the end of the request: `ApiError`s get their
@@ -144,3 +185,53 @@ fn error_id() -> String {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr};
+
+    use super::*;
+
+    fn sqlx_err(e: sea_orm::sqlx::Error) -> ApiError {
+        ApiError::from(DbErr::Query(RuntimeErr::SqlxError(Arc::new(e))))
+    }
+
+    #[test]
+    fn an_unreachable_database_is_retryable_and_says_nothing_of_itself() {
+        let refused = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "connect to 10.0.0.7:5432 refused",
+        );
+        for e in [
+            ApiError::from(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
+            sqlx_err(sea_orm::sqlx::Error::Io(refused)),
+            sqlx_err(sea_orm::sqlx::Error::PoolTimedOut),
+        ] {
+            assert_eq!(e.code(), DATABASE_UNAVAILABLE, "{e}");
+            let g = e.to_graphql();
+            assert!(
+                !g.message.contains("10.0.0.7") && !g.message.contains("pool"),
+                "{}",
+                g.message
+            );
+            let ext = g.extensions.unwrap();
+            assert_eq!(
+                ext.get("retryable"),
+                Some(&async_graphql::Value::from(true))
+            );
+        }
+        // A bad statement is not an outage.
+        assert_eq!(
+            sqlx_err(sea_orm::sqlx::Error::RowNotFound).code(),
+            "INTERNAL"
+        );
+        let refused = unavailable_response();
+        assert_eq!(refused.data, async_graphql::Value::Null);
+        assert_eq!(
+            refused.errors[0].extensions.as_ref().unwrap().get("code"),
+            Some(&async_graphql::Value::from(DATABASE_UNAVAILABLE))
+        );
+    }
+}

@@ -7,7 +7,12 @@
 //! the events to the in-process bus.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use sea_orm::sqlx::{
+    self,
+    postgres::{PgListener, PgPool, PgPoolOptions},
+};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -99,28 +104,70 @@ impl EventBus {
 
 /// Listens on PostgreSQL for events written by any process and hands them to the bus.
 /// Returns once listening, so that a client subscribing after start-up misses nothing.
-pub async fn listen(url: &str, bus: EventBus) -> Result<tokio::task::JoinHandle<()>, DbErr> {
-    let mut listener = sea_orm::sqlx::postgres::PgListener::connect(url)
-        .await
-        .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string())))?;
-    listener
-        .listen(CHANNEL)
-        .await
-        .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string())))?;
+///
+/// A lost connection (PostgreSQL restarted, the session killed) is reported to `health`,
+/// which marks events down until the listener listens again on a new connection, and makes
+/// it probe the database. Notifications sent while no listener was connected are lost:
+/// PostgreSQL keeps none for absent listeners.
+pub async fn listen(
+    url: &str,
+    bus: EventBus,
+    health: crate::health::Health,
+) -> Result<tokio::task::JoinHandle<()>, DbErr> {
+    let conn_err = |e: sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::Internal(e.to_string()));
+    // The listener's own connection, reconnected here rather than inside `PgListener`: a
+    // short acquire timeout so that a reconnection is retried every `RELISTEN_EVERY`, not
+    // after sqlx's 30 s default (its backoff grows to a fifth of that).
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(2))
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_lazy(url)
+        .map_err(conn_err)?;
+    let mut listener = subscribe(&pool).await.map_err(conn_err)?;
     Ok(tokio::spawn(async move {
         loop {
-            // `recv` reconnects by itself after a lost connection (notifications sent
-            // meanwhile are lost: PostgreSQL keeps none for absent listeners).
-            match listener.recv().await {
-                Ok(n) => match serde_json::from_str::<Event>(n.payload()) {
+            match listener.try_recv().await {
+                Ok(Some(n)) => match serde_json::from_str::<Event>(n.payload()) {
                     Ok(event) => bus.deliver(event),
                     Err(e) => tracing::warn!(error = %e, "unreadable event notification"),
                 },
-                Err(e) => {
-                    tracing::warn!(error = %e, "event listener lost its connection; retrying");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                lost => {
+                    health.set_events_up(false);
+                    health.suspect();
+                    let error = lost.err().map(|e| e.to_string());
+                    tracing::warn!(?error, "event listener lost its connection; reconnecting");
+                    drop(listener);
+                    let since = std::time::Instant::now();
+                    listener = loop {
+                        match subscribe(&pool).await {
+                            Ok(l) => break l,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "event listener cannot reconnect yet");
+                                tokio::time::sleep(RELISTEN_EVERY).await;
+                            }
+                        }
+                    };
+                    health.set_events_up(true);
+                    tracing::info!(
+                        after_ms = since.elapsed().as_millis() as u64,
+                        "event listener listening again"
+                    );
                 }
             }
         }
     }))
+}
+
+/// How often a lost listener tries to connect again.
+const RELISTEN_EVERY: Duration = Duration::from_millis(250);
+
+/// A listener on [`CHANNEL`] over a connection from `pool`. It does not reconnect by itself
+/// (`try_recv` answers `None` when its connection is lost), so that the loss is seen.
+async fn subscribe(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.eager_reconnect(false);
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
 }

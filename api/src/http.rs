@@ -275,6 +275,25 @@ pub fn respond(media: MediaType, resp: async_graphql::Response) -> Response {
     out
 }
 
+/// A request refused because the database is unavailable: 503 with `Retry-After`, and a
+/// GraphQL body without `data` (nothing ran) whose error is `DATABASE_UNAVAILABLE`. The
+/// GraphQL-over-HTTP spec lets a server deny a request with a 4xx or 5xx status whatever the
+/// media type; a response without `data` must have one with `application/graphql-response+json`.
+pub fn unavailable(media: MediaType) -> Response {
+    let mut body = serde_json::to_value(crate::error::unavailable_response()).unwrap_or_default();
+    if let Some(o) = body.as_object_mut() {
+        o.remove("data");
+    }
+    let mut out = (StatusCode::SERVICE_UNAVAILABLE, body.to_string()).into_response();
+    out.headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    out.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(crate::health::RETRY_AFTER_SECS),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

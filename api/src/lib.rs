@@ -2,8 +2,9 @@
 //!
 //! The service split by concern: `config` (typed settings), `db` (connection, migrations),
 //! `domain` (values parsed once), `ingest` (pages in), `graphql` (schema, types, loaders),
-//! `server` (HTTP), `metrics` (Prometheus), `explorer` (the page at `/`), `exchange` (export and
-//! import), `cli` (commands). `entity` and `migration` are sibling crates.
+//! `server` (HTTP), `health` (whether PostgreSQL answers), `metrics` (Prometheus), `explorer`
+//! (the page at `/`), `exchange` (export and import), `cli` (commands). `entity` and
+//! `migration` are sibling crates.
 
 pub mod auth;
 pub mod cli;
@@ -17,6 +18,7 @@ pub mod exchange;
 pub mod explorer;
 pub mod graph;
 pub mod graphql;
+pub mod health;
 pub mod http;
 pub mod ingest;
 pub mod metrics;

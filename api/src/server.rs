@@ -26,6 +26,7 @@ use crate::db::{self, Db};
 use crate::events::EventBus;
 use crate::explorer;
 use crate::graphql::{AppSchema, build_schema, execute};
+use crate::health::Health;
 use crate::http;
 use crate::ingest::samples;
 use crate::metrics::{self, Metrics};
@@ -42,6 +43,10 @@ pub struct AppState {
     /// connections are drained by axum, upgraded ones are not).
     pub closing: tokio::sync::watch::Receiver<bool>,
     pub metrics: Metrics,
+    /// Whether the database answers (always, on SQLite).
+    pub health: Health,
+    /// The request timeout: also the longest a websocket may wait before `connection_init`.
+    pub request_timeout: Duration,
 }
 
 impl FromRef<AppState> for Metrics {
@@ -95,14 +100,18 @@ impl Application {
         }
         let backend = db.conn.get_database_backend();
         let bus = EventBus::new(backend);
-        let listener_task = if backend == sea_orm::DbBackend::Postgres {
-            Some(
-                crate::events::listen(&cfg.db.database_url, bus.clone())
-                    .await
-                    .map_err(StartError::Events)?,
-            )
+        let (health, listener_task) = if backend == sea_orm::DbBackend::Postgres {
+            let health = Health::postgres(&cfg.db.database_url).map_err(|e| {
+                StartError::Events(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
+                    e.to_string(),
+                )))
+            })?;
+            let task = crate::events::listen(&cfg.db.database_url, bus.clone(), health.clone())
+                .await
+                .map_err(StartError::Events)?;
+            (health, Some(task))
         } else {
-            None
+            (Health::always_up(), None)
         };
         let refresher = crate::similarity::Refresher::spawn(db.conn.clone());
         let (closing, closing_rx) = tokio::sync::watch::channel(false);
@@ -124,6 +133,8 @@ impl Application {
                 graphiql: !cfg.no_graphiql,
                 closing: closing_rx,
                 metrics,
+                health,
+                request_timeout: Duration::from_secs(cfg.request_timeout_secs),
             },
         );
         let listener = TcpListener::bind(cfg.listen)
@@ -273,9 +284,7 @@ impl IntoResponse for Refusal {
                 })),
             )
                 .into_response(),
-            Refusal::Unavailable => {
-                (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-            }
+            Refusal::Unavailable => http::unavailable(http::MediaType::Json),
         }
     }
 }
@@ -328,11 +337,49 @@ async fn graphql_post(
         Ok(r) => r,
         Err(rejected) => return rejected.into_response(media),
     };
-    let caller = match http_caller(&state, &headers).await {
-        Ok(c) => c,
-        Err(refused) => return refused.into_response(),
+    serve_request(&state, media, &headers, req).await
+}
+
+/// Authenticates and runs a GraphQL request, unless the database is known to be down. A
+/// request still waiting for the database when it is found down is answered then, rather
+/// than when the pool gives up (its acquire timeout); one that failed for want of the
+/// database makes the server check whether it is down.
+async fn serve_request(
+    state: &AppState,
+    media: http::MediaType,
+    headers: &HeaderMap,
+    req: async_graphql::Request,
+) -> Response {
+    if !state.health.db_up() {
+        return http::unavailable(media);
+    }
+    let work = async {
+        let caller = http_caller(state, headers).await?;
+        Ok::<_, Refusal>(run(state, req.data(caller)).await)
     };
-    http::respond(media, run(&state, req.data(caller)).await)
+    let outcome = tokio::select! {
+        out = work => out,
+        () = state.health.lost() => Err(Refusal::Unavailable),
+    };
+    match outcome {
+        Ok(resp) => {
+            let unavailable = resp.errors.iter().any(|e| {
+                e.extensions.as_ref().and_then(|x| x.get("code"))
+                    == Some(&async_graphql::Value::from(
+                        crate::error::DATABASE_UNAVAILABLE,
+                    ))
+            });
+            if unavailable {
+                state.health.suspect();
+            }
+            http::respond(media, resp)
+        }
+        Err(Refusal::Unavailable) => {
+            state.health.suspect();
+            http::unavailable(media)
+        }
+        Err(refused) => refused.into_response(),
+    }
 }
 
 /// Subscriptions over graphql-transport-ws (and the older graphql-ws). The key, if any,
@@ -354,11 +401,13 @@ async fn graphql_ws(
         .on_upgrade(move |socket| {
             let schema = state.schema.clone();
             let closing = state.closing.clone();
+            let init_timeout = state.request_timeout;
             crate::ws::serve(
                 socket,
                 schema,
                 protocol,
                 closing,
+                init_timeout,
                 move |payload| async move {
                     let token = match ["Authorization", "authorization"]
                         .iter()
@@ -373,7 +422,15 @@ async fn graphql_ws(
                     };
                     let caller = caller_of(&state, token.as_deref())
                         .await
-                        .map_err(|_| "Forbidden: the API key is missing or not valid".to_owned())?;
+                        .map_err(|refused| match refused {
+                            Refusal::Unavailable => {
+                                state.health.suspect();
+                                "the database is unavailable; retry in a moment".to_owned()
+                            }
+                            Refusal::Unauthenticated(_) => {
+                                "Forbidden: the API key is missing or not valid".to_owned()
+                            }
+                        })?;
                     let mut data = crate::graphql::connection_loaders(&state.db);
                     data.insert(caller);
                     Ok(data)
@@ -412,20 +469,32 @@ async fn graphql_get(
         Ok(r) => r,
         Err(rejected) => return rejected.into_response(media),
     };
-    let caller = match http_caller(&state, &headers).await {
-        Ok(c) => c,
-        Err(refused) => return refused.into_response(),
-    };
-    http::respond(media, run(&state, req.data(caller)).await)
+    serve_request(&state, media, &headers, req).await
 }
 
+/// Ready: the database answers and is migrated, and (PostgreSQL) the event listener is
+/// listening, so that a change written now reaches subscribers.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match db::migrations_applied(&state.db.conn).await {
+    let unreachable = || (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response();
+    if !state.health.db_up() {
+        return unreachable();
+    }
+    let checked = tokio::select! {
+        checked = db::migrations_applied(&state.db.conn) => checked,
+        () = state.health.lost() => return unreachable(),
+    };
+    match checked {
+        Ok(true) if !state.health.events_up() => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "event listener reconnecting",
+        )
+            .into_response(),
         Ok(true) => (StatusCode::OK, "ready").into_response(),
         Ok(false) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+            state.health.suspect();
+            unreachable()
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Subscriptions over websockets: async-graphql's protocol engine, with the close codes of
 //! the graphql-transport-ws protocol that it does not send itself (4400 for an invalid
 //! message, 4401 for a subscribe before the handshake, 4403 for a refused key, 4409 for a
-//! duplicate subscription id; it sends 4429 itself).
+//! duplicate subscription id, 4408 for a `connection_init` that does not come in time; it
+//! sends 4429 itself).
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -32,12 +33,15 @@ struct Watch {
 }
 
 /// Serves one websocket. `authorise` turns the `connection_init` payload into the
-/// connection's data, or refuses it (closed with 4403).
+/// connection's data, or refuses it (closed with 4403). A connection not acknowledged within
+/// `init_timeout` (no `connection_init`, or one still being checked) is closed with 4408, so
+/// that an idle socket cannot outlive the request timeout before it has even been accepted.
 pub async fn serve<E, F, Fut>(
     socket: WebSocket,
     executor: E,
     protocol: WebSocketProtocols,
     mut closing: tokio::sync::watch::Receiver<bool>,
+    init_timeout: std::time::Duration,
     authorise: F,
 ) where
     E: Executor,
@@ -85,11 +89,27 @@ pub async fn serve<E, F, Fut>(
     );
     futures::pin_mut!(engine);
     let transport_ws = protocol == WebSocketProtocols::GraphQLWS;
+    let init_deadline = tokio::time::sleep(init_timeout);
+    futures::pin_mut!(init_deadline);
+    let (mut acknowledged, mut init_timed_out) = (false, false);
     loop {
         let next = tokio::select! {
             out = engine.next() => out,
             _ = closing.wait_for(|c| *c) => None,
+            () = &mut init_deadline, if !acknowledged => {
+                init_timed_out = true;
+                None
+            }
         };
+        if init_timed_out {
+            let _ = sink
+                .send(Message::Close(Some(CloseFrame {
+                    code: 4408,
+                    reason: "Connection initialisation timeout".into(),
+                })))
+                .await;
+            return;
+        }
         let Some(out) = next else {
             if *closing.borrow() {
                 // The server is shutting down: say so (1001, going away) rather than vanish.
@@ -105,8 +125,10 @@ pub async fn serve<E, F, Fut>(
         };
         let msg = match out {
             WsMessage::Text(text) => {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
-                    && matches!(v["type"].as_str(), Some("complete" | "error"))
+                let v = serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default();
+                // graphql-transport-ws says `connection_ack`; the older graphql-ws too.
+                acknowledged |= v["type"] == "connection_ack";
+                if matches!(v["type"].as_str(), Some("complete" | "error"))
                     && let Some(id) = v["id"].as_str()
                 {
                     watch
