@@ -197,3 +197,67 @@ both! {
         assert!(problems[0].starts_with("agency_recurrence"), "{problems:?}");
     }
 }
+
+/// A deadlock PostgreSQL breaks by rolling the API's transaction back is retried, and the
+/// client sees only its write succeed. The test's own transaction forms the cycle: it holds
+/// an aggregate row the delete must update, then asks for the review the delete has locked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_rolled_back_for_a_deadlock_is_retried() {
+    use sea_orm::TransactionTrait;
+    if postgres_url().is_none() {
+        return;
+    }
+    let app = TestApp::with_samples(Backend::Postgres).await;
+    let admin = create_key(&app.database.url, "deadlock-admin", "admin");
+    let conn = app.db.conn.clone();
+    let (review, agency) = {
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT review_id, agency_id FROM agency_review ORDER BY review_id, agency_id LIMIT 1",
+            ))
+            .await.unwrap().unwrap();
+        (
+            row.try_get_by_index::<i32>(0).unwrap(),
+            row.try_get_by_index::<i32>(1).unwrap(),
+        )
+    };
+    let other = dhr_graph_api::db::connect(&app.database.url, 1)
+        .await
+        .unwrap()
+        .conn;
+    let txn = other.begin().await.unwrap();
+    txn.execute_unprepared(&format!(
+        "SELECT 1 FROM agency_recurrence WHERE agency_id = {agency} FOR UPDATE"
+    ))
+    .await
+    .unwrap();
+    let cycle = tokio::spawn(async move {
+        // Let the delete lock its review and queue behind our aggregate row first: it waits
+        // longest, so PostgreSQL's deadlock check picks it as the victim.
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        txn.execute_unprepared(&format!(
+            "SELECT 1 FROM review WHERE id = {review} FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+    });
+    let id =
+        dhr_graph_api::graphql::ids::encode(dhr_graph_api::graphql::ids::Kind::Review, review).0;
+    let (status, body) = app
+        .post_as(
+            Some(&admin),
+            "mutation($id: ID!) { deleteReview(input: { id: $id }) { deletedId } }",
+            json!({ "id": id }),
+        )
+        .await;
+    cycle.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        body["errors"].is_null(),
+        "the client sees no deadlock: {body}"
+    );
+    assert_eq!(body["data"]["deleteReview"]["deletedId"], id.as_str());
+    assert_exact(&conn, "a retried delete").await;
+}

@@ -107,6 +107,14 @@ pub async fn merge(
     from: &str,
     into: &str,
 ) -> Result<agency::Model, CurationError> {
+    crate::db::retry_deadlocks(|| merge_once(db, from, into), CurationError::db_err).await
+}
+
+async fn merge_once(
+    db: &DatabaseConnection,
+    from: &str,
+    into: &str,
+) -> Result<agency::Model, CurationError> {
     let txn = crate::db::begin_write(db).await?;
     let source = find_agency(&txn, from).await?;
     let target = find_agency(&txn, into).await?;
@@ -215,6 +223,18 @@ pub async fn set_sector(
     agency: &str,
     sector: &str,
 ) -> Result<agency::Model, CurationError> {
+    crate::db::retry_deadlocks(
+        || set_sector_once(db, agency, sector),
+        CurationError::db_err,
+    )
+    .await
+}
+
+async fn set_sector_once(
+    db: &DatabaseConnection,
+    agency: &str,
+    sector: &str,
+) -> Result<agency::Model, CurationError> {
     let sector: Sector = sector.parse().map_err(CurationError::BadSector)?;
     let txn = crate::db::begin_write(db).await?;
     let found = find_agency(&txn, agency).await?;
@@ -244,6 +264,14 @@ pub async fn unknown(db: &DatabaseConnection) -> Result<Vec<agency::Model>, Cura
 /// CSPs are added to it, `drop` goes, and its source key is remembered so that ingesting its
 /// page again is recognised instead of bringing the duplicate back.
 pub async fn merge_reviews(
+    db: &DatabaseConnection,
+    keep: i32,
+    drop: i32,
+) -> Result<review::Model, CurationError> {
+    crate::db::retry_deadlocks(|| merge_reviews_once(db, keep, drop), CurationError::db_err).await
+}
+
+async fn merge_reviews_once(
     db: &DatabaseConnection,
     keep: i32,
     drop: i32,
@@ -320,6 +348,10 @@ pub async fn merge_reviews(
 /// Deletes a review with its recommendations, their plans and history, and its links; the
 /// counts of the agencies it addressed follow. Returns how many recommendations went.
 pub async fn delete_review(db: &DatabaseConnection, id: i32) -> Result<usize, CurationError> {
+    crate::db::retry_deadlocks(|| delete_review_once(db, id), CurationError::db_err).await
+}
+
+async fn delete_review_once(db: &DatabaseConnection, id: i32) -> Result<usize, CurationError> {
     let txn = crate::db::begin_write(db).await?;
     review::Entity::find_by_id(id)
         .one(&txn)
@@ -345,6 +377,15 @@ pub async fn delete_review(db: &DatabaseConnection, id: i32) -> Result<usize, Cu
     refresh_agency_counts(&txn, &touched).await?;
     txn.commit().await?;
     Ok(recs.len())
+}
+
+impl CurationError {
+    fn db_err(&self) -> Option<&DbErr> {
+        match self {
+            CurationError::Db(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl From<CurationError> for crate::error::ApiError {

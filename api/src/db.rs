@@ -141,3 +141,43 @@ pub async fn begin_write(conn: &DatabaseConnection) -> Result<DatabaseTransactio
     })
     .await
 }
+
+/// PostgreSQL rolled the transaction back to break a deadlock (40P01) or a serialization
+/// failure (40001): running it again is the documented remedy.
+pub fn is_deadlock(e: &DbErr) -> bool {
+    let sqlx = match e {
+        DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    sqlx.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "40P01" || c == "40001")
+}
+
+/// Attempts of a write transaction that PostgreSQL rolled back for a deadlock.
+const WRITE_ATTEMPTS: usize = 3;
+
+/// Runs a write transaction (`attempt` begins and commits its own) again when PostgreSQL
+/// rolled it back for a deadlock, up to three times in all, so that the client never sees
+/// one. Deadlocks are rare but real: the similarity rebuild in the background replaces
+/// every edge while a write may be deleting the recommendations they point to.
+pub async fn retry_deadlocks<T, E, Fut>(
+    mut attempt: impl FnMut() -> Fut,
+    db_err: impl Fn(&E) -> Option<&DbErr>,
+) -> Result<T, E>
+where
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut n = 1;
+    loop {
+        match attempt().await {
+            Err(e) if n < WRITE_ATTEMPTS && db_err(&e).is_some_and(is_deadlock) => {
+                tracing::info!(attempt = n, "write rolled back for a deadlock; retrying");
+                n += 1;
+            }
+            other => return other,
+        }
+    }
+}

@@ -63,6 +63,14 @@ impl ApiError {
         }
     }
 
+    /// The database error inside, if this is one.
+    pub fn db_err(&self) -> Option<&sea_orm::DbErr> {
+        match self {
+            ApiError::Db(e) => Some(e),
+            _ => None,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::NotFound { .. } => "NOT_FOUND",

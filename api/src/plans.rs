@@ -80,6 +80,28 @@ pub async fn change(
     change: PlanChange,
     actor: &str,
 ) -> Result<Applied, ApiError> {
+    crate::db::retry_deadlocks(
+        || {
+            change_once(
+                db,
+                recommendation_id,
+                expected_version,
+                change.clone(),
+                actor,
+            )
+        },
+        ApiError::db_err,
+    )
+    .await
+}
+
+async fn change_once(
+    db: &DatabaseConnection,
+    recommendation_id: i32,
+    expected_version: i32,
+    change: PlanChange,
+    actor: &str,
+) -> Result<Applied, ApiError> {
     let txn = crate::db::begin_write(db).await?;
     let result = apply(&txn, recommendation_id, expected_version, change, actor).await;
     match result {

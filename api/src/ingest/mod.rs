@@ -33,7 +33,8 @@ pub struct PageReport {
 }
 
 /// Attempts of one page's transaction when a concurrent writer created the same CSP or
-/// agency first (a unique key clash): the retry finds the committed row and uses it.
+/// agency first (a unique key clash: the retry finds the committed row and uses it), or
+/// when PostgreSQL broke a deadlock by rolling it back.
 const ATTEMPTS: usize = 3;
 
 /// Parses and stores one page in its own transaction: all of it lands, or none.
@@ -75,7 +76,8 @@ pub async fn ingest_page(
             }
             Err(e)
                 if attempt < ATTEMPTS
-                    && matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) =>
+                    && (matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+                        || crate::db::is_deadlock(&e)) =>
             {
                 tracing::debug!(attempt, error = %e, "concurrent writer created the same row; retrying");
                 attempt += 1;
