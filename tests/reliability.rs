@@ -220,6 +220,10 @@ both! {
         }
         let reviews = app.query("{ reviews { totalCount } }", json!({})).await["reviews"]["totalCount"].as_i64().unwrap();
         assert_eq!(reviews, 11 + added);
+        // The aggregates the writers all added to (hot rows: a sector's counts, the samples'
+        // common agencies) are exactly what the edge tables say.
+        let problems = dhr_graph_api::graph::derived::verify(&app.db.conn).await.unwrap();
+        assert!(problems.is_empty(), "aggregates off after the load: {problems:?}");
         eprintln!("mixed load: {total} status changes, {added} pages, {reads} reads in {} s", load_secs());
     }
 }
