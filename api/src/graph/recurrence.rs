@@ -178,10 +178,14 @@ pub async fn recurring_agencies<C: ConnectionTrait>(
                 named = scope.named()
             )
         };
+        // Ordered by the stored columns themselves (not their BIGINT casts), so that the
+        // page is read along the ranking index instead of sorting every agency.
+        let (reviews, recs) = scope.totals();
         format!(
             "SELECT t.agency_id, t.review_count, t.recommendation_count, \
                {first} AS first_published, {last} AS last_published \
-             FROM ({ranking} {order} LIMIT ? OFFSET ?) t {order}",
+             FROM ({ranking} ORDER BY s.{reviews} DESC, s.{recs} DESC, s.agency_id \
+               LIMIT ? OFFSET ?) t {order}",
             first = month("ASC"),
             last = month("DESC"),
         )
@@ -332,7 +336,7 @@ pub async fn agency_network<C: ConnectionTrait>(
             &format!(
                 "SELECT p.agency_id AS source, p.other_id AS target, \
                    CAST(p.{shared} AS BIGINT) AS shared_reviews {from} \
-                 ORDER BY shared_reviews DESC, source, target"
+                 ORDER BY p.{shared} DESC, p.agency_id, p.other_id"
             ),
             values.clone(),
         ))
