@@ -197,7 +197,8 @@ async fn questions(db: &Db) -> Vec<Question> {
                        AND x.addressed_recs > 0 ORDER BY x.published, x.review_id LIMIT 20) p \
                     JOIN review r ON r.id = p.review_id \
                     JOIN recommendation rec ON rec.review_id = r.id \
-                    JOIN recommendation_agency ra ON ra.recommendation_id = rec.id AND ra.agency_id = ? \
+                    CROSS JOIN recommendation_agency ra \
+                    WHERE ra.recommendation_id = rec.id AND ra.agency_id = ? \
                     ORDER BY r.published, r.id, rec.position"
                 .into(),
             floor_values: vec![agency_id.into(), agency_id.into()],

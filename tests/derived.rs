@@ -232,10 +232,18 @@ async fn a_write_rolled_back_for_a_deadlock_is_retried() {
     ))
     .await
     .unwrap();
+    let watch = conn.clone();
     let cycle = tokio::spawn(async move {
-        // Let the delete lock its review and queue behind our aggregate row first: it waits
-        // longest, so PostgreSQL's deadlock check picks it as the victim.
-        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        // Once the delete holds its review and waits for our aggregate row, close the cycle:
+        // it has waited longest, so PostgreSQL's deadlock check picks it as the victim.
+        let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
+                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        for _ in 0..500 {
+            if count(&watch, waiting).await > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         txn.execute_unprepared(&format!(
             "SELECT 1 FROM review WHERE id = {review} FOR UPDATE"
         ))

@@ -426,13 +426,17 @@ pub async fn addressed_in_reviews<C: ConnectionTrait>(
     }
     let agencies: Vec<i32> = pairs.iter().map(|p| p.0).collect();
     let reviews: Vec<i32> = pairs.iter().map(|p| p.1).collect();
-    let (alist, mut values) = in_list(&agencies);
-    let (rlist, rvalues) = in_list(&reviews);
-    values.extend(rvalues);
+    let (rlist, mut values) = in_list(&reviews);
+    let (alist, avalues) = in_list(&agencies);
+    values.extend(avalues);
+    // Driven from the page's reviews (a few dozen recommendations), never from the agency's
+    // links: "GP practice" has tens of thousands at ten times national scale. SQLite keeps
+    // the order a CROSS JOIN gives; PostgreSQL plans it as the inner join it is.
     let sql = format!(
         "SELECT rec.*, ra.agency_id AS addressed_agency_id \
-         FROM recommendation_agency ra JOIN recommendation rec ON rec.id = ra.recommendation_id \
-         WHERE ra.agency_id IN ({alist}) AND rec.review_id IN ({rlist}) \
+         FROM recommendation rec CROSS JOIN recommendation_agency ra \
+         WHERE rec.review_id IN ({rlist}) AND ra.recommendation_id = rec.id \
+           AND ra.agency_id IN ({alist}) \
          ORDER BY ra.agency_id, rec.review_id, rec.position"
     );
     for row in db
