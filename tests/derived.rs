@@ -269,3 +269,46 @@ async fn a_write_rolled_back_for_a_deadlock_is_retried() {
     assert_eq!(body["data"]["deleteReview"]["deletedId"], id.as_str());
     assert_exact(&conn, "a retried delete").await;
 }
+
+both! {
+    async fn a_big_agency_pages_through_its_trace_and_reviews(backend: Backend) {
+        let database = TestDb::new(backend).await;
+        let (code, _, err) = cli(&["synth", "--quiet", "--database-url", &database.url,
+            "--reviews", "40", "--seed", "3"]);
+        assert_eq!(code, 0, "synth failed: {err}");
+        let app = TestApp::start(database, false).await;
+        let top = app.query("{ recurringAgencies(first: 1, includeCollective: true) { nodes { agency { slug } reviewCount } } }", json!({})).await;
+        let slug = top["recurringAgencies"]["nodes"][0]["agency"]["slug"].as_str().unwrap().to_owned();
+        let n = top["recurringAgencies"]["nodes"][0]["reviewCount"].as_i64().unwrap();
+        assert!(n > 6, "a big enough agency: {n}");
+        for field in ["trace", "reviews"] {
+            let node = if field == "trace" { "review { id }" } else { "id" };
+            let whole = app.query(&format!("query($s: String!) {{ agency(slug: $s) {{ {field}(first: 100) {{ totalCount nodes {{ {node} }} }} }} }}"),
+                json!({ "s": slug })).await;
+            let ids = |v: &Value| -> Vec<String> {
+                v.as_array().unwrap().iter().map(|n| if field == "trace" { n["review"]["id"].clone() } else { n["id"].clone() })
+                    .map(|id| id.as_str().unwrap().to_owned()).collect()
+            };
+            let all = ids(&whole["agency"][field]["nodes"]);
+            assert_eq!(all.len() as i64, n, "{field}: every review once");
+            assert_eq!(whole["agency"][field]["totalCount"].as_i64().unwrap(), n);
+            // Three at a time, following the cursors.
+            let (mut paged, mut after, mut pages) = (Vec::new(), Value::Null, 0);
+            loop {
+                let page = app.query(&format!("query($s: String!, $a: String) {{ agency(slug: $s) {{ {field}(first: 3, after: $a) {{
+                    totalCount pageInfo {{ hasNextPage hasPreviousPage endCursor }} nodes {{ {node} }} }} }} }}"),
+                    json!({ "s": slug, "a": after })).await["agency"][field].clone();
+                assert_eq!(page["totalCount"].as_i64().unwrap(), n);
+                assert_eq!(page["pageInfo"]["hasPreviousPage"], pages > 0);
+                paged.extend(ids(&page["nodes"]));
+                pages += 1;
+                if page["pageInfo"]["hasNextPage"] != true {
+                    break;
+                }
+                after = page["pageInfo"]["endCursor"].clone();
+            }
+            assert_eq!(paged, all, "{field}: the pages make up the whole list, in order");
+            assert_eq!(pages, (n + 2) / 3);
+        }
+    }
+}

@@ -30,7 +30,9 @@ const UP: &[&str] = &[
         mentioned_recs INTEGER NOT NULL,
         PRIMARY KEY (agency_id, review_id))",
     "CREATE INDEX idx_agency_review_review ON agency_review (review_id)",
-    "CREATE INDEX idx_agency_review_order ON agency_review (agency_id, published, review_id)",
+    // With `addressed_recs`, a trace page and its count read the index alone.
+    "CREATE INDEX idx_agency_review_order
+        ON agency_review (agency_id, published, review_id, addressed_recs)",
     "CREATE TABLE agency_recurrence (
         agency_id INTEGER NOT NULL PRIMARY KEY REFERENCES agency (id),
         addressed_reviews INTEGER NOT NULL,

@@ -148,8 +148,15 @@ pub trait ChildList: Send + Sync + 'static {
     /// number narrow index rows and fetch whole rows for one page only (a parent with
     /// thousands of children would otherwise copy them all to number them).
     const LATE_JOIN: &'static str = "";
-    /// The columns selected with `LATE_JOIN` (with `t.parent_id, t.rn, t.total`).
-    const LATE_COLUMNS: &'static str = "t.*";
+    /// The row's columns selected with `LATE_JOIN`.
+    const LATE_COLUMNS: &'static str = "";
+    /// Parents with thousands of children ("GP practice" in 17,000 reviews at ten times
+    /// national scale): a forward page of one parent is then read with `ORDER BY ... LIMIT`
+    /// along an index, instead of numbering every child in a window (45 ms against 0.1 ms);
+    /// its total is counted only if asked.
+    const LIMIT_ONE_PARENT: bool = false;
+    /// With `LATE_JOIN` and `LIMIT_ONE_PARENT`: `ORDER`, over the late-joined columns.
+    const LATE_ORDER: &'static str = "";
 }
 
 /// Page of children of one parent.
@@ -188,6 +195,23 @@ impl<L: ChildList> Loader<ChildPageKey> for ChildPages<L> {
         }
         let mut out = HashMap::new();
         for (window, parents) in by_window {
+            if let ([parent], Some(first), None, None) = (
+                parents.as_slice(),
+                window.first,
+                &window.last,
+                &window.before,
+            ) && L::LIMIT_ONE_PARENT
+            {
+                let page = self.one_parent(*parent, window, first).await?;
+                out.insert(
+                    ChildPageKey {
+                        parent: *parent,
+                        window: window.clone(),
+                    },
+                    page,
+                );
+                continue;
+            }
             let start = position(&window.after).unwrap_or(0).max(0);
             let end = position(&window.before).map(|b| (b - 1).max(0));
             // Coarse bounds in SQL (so a big parent sends one page, not all its children),
@@ -209,7 +233,11 @@ impl<L: ChildList> Loader<ChildPageKey> for ChildPages<L> {
                    ROW_NUMBER() OVER (PARTITION BY {parent} ORDER BY {order}) AS rn, \
                    COUNT(*) OVER (PARTITION BY {parent}) AS total \
                  FROM {from}) t {late_join} WHERE {bounds} ORDER BY t.parent_id, t.rn",
-                late_cols = L::LATE_COLUMNS,
+                late_cols = if L::LATE_JOIN.is_empty() {
+                    "t.*".to_owned()
+                } else {
+                    format!("{}, t.parent_id, t.rn, t.total", L::LATE_COLUMNS)
+                },
                 late_join = L::LATE_JOIN,
                 cols = L::COLUMNS,
                 parent = L::PARENT,
@@ -276,6 +304,68 @@ impl<L: ChildList> Loader<ChildPageKey> for ChildPages<L> {
             }
         }
         Ok(out)
+    }
+}
+
+impl<L: ChildList> ChildPages<L> {
+    /// A forward page of one parent's children by `LIMIT`/`OFFSET` (positions are the
+    /// cursors, as in the window form).
+    async fn one_parent(
+        &self,
+        parent: i32,
+        window: &Window,
+        first: usize,
+    ) -> Result<Page<L::Row>, DbErr> {
+        let start = position(&window.after).unwrap_or(0).max(0) as usize;
+        let inner = format!(
+            "SELECT {cols}, {parent_col} AS parent_id FROM {from} ORDER BY {order} LIMIT ? OFFSET ?",
+            cols = L::COLUMNS,
+            parent_col = L::PARENT,
+            from = L::FROM.replace("{in}", "?"),
+            order = L::ORDER,
+        );
+        let sql = if L::LATE_JOIN.is_empty() {
+            inner
+        } else {
+            format!(
+                "SELECT {cols} FROM ({inner}) t {join} ORDER BY {order}",
+                cols = L::LATE_COLUMNS,
+                join = L::LATE_JOIN,
+                order = L::LATE_ORDER,
+            )
+        };
+        let values = vec![
+            parent.into(),
+            (first as i64 + 1).into(),
+            (start as i64).into(),
+        ];
+        let mut rows = sea_orm::ConnectionTrait::query_all_raw(
+            &self.0,
+            statement(self.0.get_database_backend(), &sql, values),
+        )
+        .await?;
+        let has_next = rows.len() > first;
+        rows.truncate(first);
+        let db = self.0.clone();
+        Ok(Page {
+            items: rows
+                .iter()
+                .enumerate()
+                .map(|(i, row)| {
+                    let rn = (start + i + 1) as i64;
+                    Ok((
+                        encode_cursor(&[CursorValue::Int(rn)]),
+                        L::Row::from_query_result(row, "")?,
+                    ))
+                })
+                .collect::<Result<_, DbErr>>()?,
+            has_previous: start > 0,
+            has_next,
+            total: Total::lazy(move || {
+                let db = db.clone();
+                Box::pin(async move { count_children::<L>(&db, parent).await })
+            }),
+        })
     }
 }
 
@@ -350,7 +440,9 @@ impl ChildList for AgencyReviews {
         "agency_review x WHERE x.agency_id IN ({in}) AND x.addressed_recs > 0";
     const ORDER: &'static str = "x.published DESC, x.review_id DESC";
     const LATE_JOIN: &'static str = "JOIN review r ON r.id = t.late_id";
-    const LATE_COLUMNS: &'static str = "r.*, t.parent_id, t.rn, t.total";
+    const LATE_COLUMNS: &'static str = "r.*";
+    const LIMIT_ONE_PARENT: bool = true;
+    const LATE_ORDER: &'static str = "COALESCE(r.published, '') DESC, r.id DESC";
 }
 
 /// `Agency.recommendations`: newest review first, printed order within a review.
@@ -376,6 +468,8 @@ impl ChildList for AgencyTraceReviews {
     const ORDER: &'static str = "x.published, x.review_id";
     const LATE_JOIN: &'static str = AgencyReviews::LATE_JOIN;
     const LATE_COLUMNS: &'static str = AgencyReviews::LATE_COLUMNS;
+    const LIMIT_ONE_PARENT: bool = true;
+    const LATE_ORDER: &'static str = "COALESCE(r.published, ''), r.id";
 }
 
 /// `TraceEntry.recommendations`: what one review recommended to one agency.
