@@ -33,8 +33,10 @@ review=$(gql '{"query":"{ reviews(first: 1, orderBy: PUBLISHED_DESC) { nodes { i
 cat > "$tmp/review.json" <<JSON
 {"query":"{ node(id: \"$review\") { ... on Review { title published csps { name } recommendations(first: 60) { nodes { label text agencies { name sector } } } } } }"}
 JSON
+# Without `csps`: that list is unbounded, and at ten times national scale the top 20 agencies
+# span 48,408 (agency, CSP) pairs (docs/PERFORMANCE.md).
 cat > "$tmp/recurring.json" <<JSON
-{"query":"{ recurringAgencies(first: 20) { nodes { agency { name sector } reviewCount firstPublished lastPublished csps { name } } } }"}
+{"query":"{ recurringAgencies(first: 20) { nodes { agency { name sector } reviewCount firstPublished lastPublished } } }"}
 JSON
 
 for q in review recurring; do
