@@ -175,6 +175,7 @@ both! {
         // Wind the database back to before migration 10.
         for sql in ["DROP TABLE plan_stat", "DROP TABLE agency_pair", "DROP TABLE agency_recurrence",
                     "DROP TABLE agency_review",
+                    "DROP INDEX IF EXISTS idx_agency_slug_pattern", "DROP INDEX IF EXISTS idx_csp_slug_pattern",
                     "DELETE FROM seaql_migrations WHERE version = 'm20261126_000010_derived_graph'"] {
             app.db.conn.execute_unprepared(sql).await.unwrap();
         }

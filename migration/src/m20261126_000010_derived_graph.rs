@@ -17,6 +17,7 @@
 //! path that forgot to would fail on the foreign key instead of leaving stale counts.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -61,6 +62,20 @@ const UP: &[&str] = &[
         PRIMARY KEY (kind, bucket, status))",
 ];
 
+/// A new agency's slug is checked against `slug LIKE 'base-%'`. PostgreSQL serves a prefix
+/// LIKE from a B-tree only under the C collation or with `text_pattern_ops` (a `C.UTF-8`
+/// database is not enough): without these, each new agency scanned the agency table
+/// (EXPLAIN at ten times national scale: `Seq Scan on agency`, 15.7 ms; ingest 19 pages/s).
+const UP_POSTGRES: &[&str] = &[
+    "CREATE INDEX idx_agency_slug_pattern ON agency (slug text_pattern_ops)",
+    "CREATE INDEX idx_csp_slug_pattern ON csp (slug text_pattern_ops)",
+];
+
+const DOWN_POSTGRES: &[&str] = &[
+    "DROP INDEX idx_csp_slug_pattern",
+    "DROP INDEX idx_agency_slug_pattern",
+];
+
 const DOWN: &[&str] = &[
     "DROP TABLE plan_stat",
     "DROP TABLE agency_pair",
@@ -78,10 +93,20 @@ impl MigrationTrait for Migration {
         for sql in UP {
             manager.get_connection().execute_unprepared(sql).await?;
         }
+        if manager.get_database_backend() == DbBackend::Postgres {
+            for sql in UP_POSTGRES {
+                manager.get_connection().execute_unprepared(sql).await?;
+            }
+        }
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() == DbBackend::Postgres {
+            for sql in DOWN_POSTGRES {
+                manager.get_connection().execute_unprepared(sql).await?;
+            }
+        }
         for sql in DOWN {
             manager.get_connection().execute_unprepared(sql).await?;
         }
