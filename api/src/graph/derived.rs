@@ -182,7 +182,6 @@ pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
 /// Every difference between the stored aggregates and what the base tables say they should
 /// be, as readable lines; empty when they agree.
 pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbErr> {
-    let backend = db.get_database_backend();
     let mut problems = Vec::new();
     let expected = Share {
         links: link_share(db, Reviews::All).await?,
@@ -202,78 +201,34 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbErr> {
 
     let mut recurrence = BTreeMap::new();
     expected.recurrence(1, &mut recurrence);
-    let rows = db
-        .query_all_raw(statement(
-            backend,
-            "SELECT agency_id, addressed_reviews, addressed_recs, any_reviews, any_recs \
-             FROM agency_recurrence",
-            vec![],
-        ))
-        .await?;
-    let mut have = BTreeMap::new();
-    for r in rows {
-        have.insert(
-            r.try_get::<i32>("", "agency_id")?,
-            [
-                r.try_get::<i32>("", "addressed_reviews")?.into(),
-                r.try_get::<i32>("", "addressed_recs")?.into(),
-                r.try_get::<i32>("", "any_reviews")?.into(),
-                r.try_get::<i32>("", "any_recs")?.into(),
-            ],
-        );
-    }
-    diff(&mut problems, "agency_recurrence", &recurrence, &have);
+    let have = stored_counts(db, &RECURRENCE, |r| r.try_get::<i32>("", "agency_id")).await?;
+    diff(&mut problems, RECURRENCE.name, &recurrence, &have);
 
     let mut pairs = BTreeMap::new();
     expected.pairs(1, &mut pairs);
-    let rows = db
-        .query_all_raw(statement(
-            backend,
-            "SELECT agency_id, other_id, addressed_shared, any_shared FROM agency_pair",
-            vec![],
+    let have = stored_counts(db, &PAIRS, |r| {
+        Ok((
+            r.try_get::<i32>("", "agency_id")?,
+            r.try_get::<i32>("", "other_id")?,
         ))
-        .await?;
-    let mut have = BTreeMap::new();
-    for r in rows {
-        have.insert(
-            (
-                r.try_get::<i32>("", "agency_id")?,
-                r.try_get::<i32>("", "other_id")?,
-            ),
-            [
-                r.try_get::<i32>("", "addressed_shared")?.into(),
-                r.try_get::<i32>("", "any_shared")?.into(),
-                0,
-                0,
-            ],
-        );
-    }
-    diff(&mut problems, "agency_pair", &pairs, &have);
+    })
+    .await?;
+    diff(&mut problems, PAIRS.name, &pairs, &have);
 
     let plans: Deltas<_> = expected
         .plans
         .iter()
         .map(|(k, n)| (k.clone(), [*n, 0, 0, 0]))
         .collect();
-    let rows = db
-        .query_all_raw(statement(
-            backend,
-            "SELECT kind, bucket, status, n FROM plan_stat",
-            vec![],
+    let have = stored_counts(db, &PLANS, |r| {
+        Ok((
+            r.try_get::<String>("", "kind")?,
+            r.try_get::<String>("", "bucket")?,
+            r.try_get::<String>("", "status")?,
         ))
-        .await?;
-    let mut have = BTreeMap::new();
-    for r in rows {
-        have.insert(
-            (
-                r.try_get::<String>("", "kind")?,
-                r.try_get::<String>("", "bucket")?,
-                r.try_get::<String>("", "status")?,
-            ),
-            [r.try_get::<i32>("", "n")?.into(), 0, 0, 0],
-        );
-    }
-    diff(&mut problems, "plan_stat", &plans, &have);
+    })
+    .await?;
+    diff(&mut problems, PLANS.name, &plans, &have);
     Ok(problems)
 }
 
@@ -514,39 +469,12 @@ async fn apply<C: ConnectionTrait>(
     let mut recurrence = BTreeMap::new();
     before.recurrence(-1, &mut recurrence);
     after.recurrence(1, &mut recurrence);
-    upsert(
-        db,
-        &Table {
-            name: "agency_recurrence",
-            keys: &["agency_id"],
-            counts: &[
-                "addressed_reviews",
-                "addressed_recs",
-                "any_reviews",
-                "any_recs",
-            ],
-            empty: "any_reviews = 0",
-        },
-        &recurrence,
-        |k| vec![(*k).into()],
-    )
-    .await?;
+    upsert(db, &RECURRENCE, &recurrence, |k| vec![(*k).into()]).await?;
 
     let mut pairs = BTreeMap::new();
     before.pairs(-1, &mut pairs);
     after.pairs(1, &mut pairs);
-    upsert(
-        db,
-        &Table {
-            name: "agency_pair",
-            keys: &["agency_id", "other_id"],
-            counts: &["addressed_shared", "any_shared"],
-            empty: "any_shared = 0",
-        },
-        &pairs,
-        |k| vec![k.0.into(), k.1.into()],
-    )
-    .await?;
+    upsert(db, &PAIRS, &pairs, |k| vec![k.0.into(), k.1.into()]).await?;
 
     let mut plans: Deltas<(String, String, String)> = BTreeMap::new();
     for (k, n) in &before.plans {
@@ -562,33 +490,77 @@ async fn upsert_plans<C: ConnectionTrait>(
     db: &C,
     deltas: &Deltas<(String, String, String)>,
 ) -> Result<(), DbErr> {
-    upsert(
-        db,
-        &Table {
-            name: "plan_stat",
-            keys: &["kind", "bucket", "status"],
-            counts: &["n"],
-            empty: "n = 0",
-        },
-        deltas,
-        |k| vec![k.0.clone().into(), k.1.clone().into(), k.2.clone().into()],
-    )
+    upsert(db, &PLANS, deltas, |k| {
+        vec![k.0.clone().into(), k.1.clone().into(), k.2.clone().into()]
+    })
     .await
 }
 
 /// An aggregate table: its key columns, its count columns, and when a row counts nothing.
-struct Table<'a> {
-    name: &'a str,
-    keys: &'a [&'a str],
-    counts: &'a [&'a str],
-    empty: &'a str,
+struct Table {
+    name: &'static str,
+    keys: &'static [&'static str],
+    counts: &'static [&'static str],
+    empty: &'static str,
+}
+
+const RECURRENCE: Table = Table {
+    name: "agency_recurrence",
+    keys: &["agency_id"],
+    counts: &[
+        "addressed_reviews",
+        "addressed_recs",
+        "any_reviews",
+        "any_recs",
+    ],
+    empty: "any_reviews = 0",
+};
+
+const PAIRS: Table = Table {
+    name: "agency_pair",
+    keys: &["agency_id", "other_id"],
+    counts: &["addressed_shared", "any_shared"],
+    empty: "any_shared = 0",
+};
+
+const PLANS: Table = Table {
+    name: "plan_stat",
+    keys: &["kind", "bucket", "status"],
+    counts: &["n"],
+    empty: "n = 0",
+};
+
+/// Every stored row of the table, by the key `key` reads from it.
+async fn stored_counts<C: ConnectionTrait, K: Ord>(
+    db: &C,
+    table: &Table,
+    key: impl Fn(&sea_orm::QueryResult) -> Result<K, DbErr>,
+) -> Result<Deltas<K>, DbErr> {
+    let sql = format!(
+        "SELECT {}, {} FROM {}",
+        table.keys.join(", "),
+        table.counts.join(", "),
+        table.name
+    );
+    let mut out = BTreeMap::new();
+    for row in db
+        .query_all_raw(statement(db.get_database_backend(), &sql, vec![]))
+        .await?
+    {
+        let mut counts = [0; 4];
+        for (n, column) in counts.iter_mut().zip(table.counts) {
+            *n = row.try_get::<i32>("", column)?.into();
+        }
+        out.insert(key(&row)?, counts);
+    }
+    Ok(out)
 }
 
 /// Adds `deltas` to the table's rows (creating missing ones) in key order, then deletes the
 /// rows a decrease emptied.
 async fn upsert<C: ConnectionTrait, K: Ord>(
     db: &C,
-    table: &Table<'_>,
+    table: &Table,
     deltas: &Deltas<K>,
     key_values: impl Fn(&K) -> Vec<Value>,
 ) -> Result<(), DbErr> {

@@ -36,9 +36,8 @@ impl Scope {
         }
     }
 
-    /// `AND ...` conditions over `a` (agency) and the month column `published`, with their
-    /// values.
-    fn conditions(&self, published: &str) -> (String, Vec<Value>) {
+    /// `AND ...` conditions over `a` (agency), with their values.
+    fn agency_conditions(&self) -> (String, Vec<Value>) {
         let mut sql = String::new();
         let mut values: Vec<Value> = Vec::new();
         if let Some(sector) = self.sector {
@@ -49,6 +48,13 @@ impl Scope {
             sql.push_str(" AND a.sector <> ?");
             values.push(Sector::Collective.code().into());
         }
+        (sql, values)
+    }
+
+    /// `AND ...` conditions over `a` (agency) and the month column `published`, with their
+    /// values.
+    fn conditions(&self, published: &str) -> (String, Vec<Value>) {
+        let (mut sql, mut values) = self.agency_conditions();
         if let Some(from) = &self.published_from {
             sql.push_str(&format!(" AND {published} >= ?"));
             values.push(from.clone().into());
@@ -136,7 +142,7 @@ fn ranking_sql(scope: &Scope, min_reviews: i64) -> (String, Vec<Value>) {
             values,
         )
     } else {
-        let (cond, cond_values) = scope.conditions("");
+        let (cond, cond_values) = scope.agency_conditions();
         let (reviews, recs) = scope.totals();
         let mut values: Vec<Value> = vec![min_reviews.into()];
         values.extend(cond_values);
@@ -320,7 +326,7 @@ pub async fn agency_network<C: ConnectionTrait>(
     } else {
         "addressed_shared"
     };
-    let (cond_a, values_a) = scope.conditions("");
+    let (cond_a, values_a) = scope.agency_conditions();
     let cond_b = cond_a.replace("a.sector", "b.sector");
     let mut values: Vec<Value> = vec![min_shared_reviews.into()];
     values.extend(values_a.clone());
