@@ -414,6 +414,16 @@ impl WsClient {
             .unwrap();
     }
 
+    /// Sends raw text; the error if the socket failed on the way.
+    pub async fn try_send_text(&mut self, text: &str) -> Result<(), String> {
+        use futures::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        self.socket
+            .send(Message::text(text.to_owned()))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Sends raw text (for malformed messages).
     pub async fn send_text(&mut self, text: &str) {
         use futures::SinkExt;
@@ -565,5 +575,66 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl ServerProcess {
+    /// The server's resident memory now, in MB.
+    pub fn rss_mb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    }
+}
+
+/// Polls `/healthz` every 25 ms from 127.0.0.1 while an attack runs, keeping the slowest
+/// answer; [`HealthWatch::assert_fast`] stops it and checks the budget.
+pub struct HealthWatch {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<(std::time::Duration, usize, usize)>,
+}
+
+impl HealthWatch {
+    pub fn start(addr: std::net::SocketAddr) -> Self {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            // A fresh connection each time: an attack may hold the kept-alive ones.
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .unwrap();
+            let (mut slowest, mut ok, mut failed) = (std::time::Duration::ZERO, 0, 0);
+            while !*stopped.borrow() {
+                let started = std::time::Instant::now();
+                match client.get(format!("http://{addr}/healthz")).send().await {
+                    Ok(r) if r.status().is_success() => ok += 1,
+                    _ => failed += 1,
+                }
+                slowest = slowest.max(started.elapsed());
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(25)) => {}
+                    _ = stopped.changed() => {}
+                }
+            }
+            (slowest, ok, failed)
+        });
+        HealthWatch { stop, task }
+    }
+
+    /// Stops watching; `/healthz` must have answered every time, each within 100 ms.
+    pub async fn assert_fast(self) {
+        let _ = self.stop.send(true);
+        let (slowest, ok, failed) = self.task.await.unwrap();
+        assert_eq!(failed, 0, "/healthz failed {failed} times (answered {ok})");
+        assert!(ok > 0, "/healthz was never asked");
+        assert!(
+            slowest < std::time::Duration::from_millis(100),
+            "/healthz took {slowest:?} at its slowest"
+        );
     }
 }

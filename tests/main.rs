@@ -6,6 +6,7 @@ mod helpers;
 mod limits;
 mod pg_cluster;
 
+mod attacks;
 mod curation;
 mod derived;
 mod dhrd;

@@ -167,8 +167,14 @@ both! {
         assert_eq!(review_titles, vec!["Liverpool review", "Bassetlaw review"]);
 
         let ids = json!([csp["id"], data["agency"]["id"], csp["reviews"]["nodes"][0]["id"], "bm90LWFuLWlk"]);
-        let (code, _) = app.error_code("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", json!({ "ids": ids })).await;
-        assert_eq!(code, "BAD_USER_INPUT", "a foreign id is refused with a clear code");
+        // An id that is none of ours is `null` in its place, as `nodes` promises.
+        let found = app.query("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", json!({ "ids": ids })).await;
+        assert_eq!(found["nodes"][3], Value::Null, "{found}");
+        assert_eq!(found["nodes"][0]["id"], csp["id"]);
+        // `node` answers null with an error saying why.
+        let body = app.post("{ node(id: \"bm90LWFuLWlk\") { id } }", json!({})).await;
+        assert_eq!(body["data"]["node"], Value::Null, "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
         let ids = json!([csp["id"], data["agency"]["id"], csp["reviews"]["nodes"][0]["id"]]);
         let nodes = app.query("query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Csp { name } ... on Agency { sector } ... on Review { title } } }", json!({ "ids": ids })).await;
         let n = nodes["nodes"].as_array().unwrap();

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -239,6 +240,10 @@ pub struct ServeConfig {
     /// Most aliased fields in one document.
     #[arg(long, env = "DHR_GRAPH_MAX_ALIASES", default_value_t = 30)]
     pub max_aliases: usize,
+    /// Most fields in one document once every fragment spread is expanded (checked before
+    /// validation, which walks each spread again).
+    #[arg(long, env = "DHR_GRAPH_MAX_SELECTIONS", default_value_t = 5_000)]
+    pub max_selections: usize,
     /// Refuse introspection queries (clients then need the published `schema.graphql`).
     #[arg(long, env = "DHR_GRAPH_NO_INTROSPECTION")]
     pub no_introspection: bool,
@@ -251,6 +256,39 @@ pub struct ServeConfig {
     /// Requests a caller may make at once above the steady rate.
     #[arg(long, env = "DHR_GRAPH_RATE_LIMIT_BURST", default_value_t = 100)]
     pub rate_limit_burst: u32,
+    /// Largest answer sent, in bytes; a bigger one is replaced by a `RESPONSE_TOO_LARGE` error.
+    #[arg(long, env = "DHR_GRAPH_MAX_RESPONSE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_response_bytes: usize,
+    /// Open connections in all, websockets included (0: no cap); beyond it, 503.
+    #[arg(long, env = "DHR_GRAPH_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Open connections from one address, websockets included (0: no cap); beyond it, 503.
+    #[arg(
+        long,
+        env = "DHR_GRAPH_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    pub max_connections_per_address: usize,
+    /// Seconds a client may take to send a request's headers; on HTTP/1 also the longest a
+    /// kept-alive connection may wait for its next request.
+    #[arg(long, env = "DHR_GRAPH_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a connection (not a websocket) may send and receive nothing before it is closed.
+    #[arg(long, env = "DHR_GRAPH_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM; then the process exits anyway.
+    #[arg(long, env = "DHR_GRAPH_SHUTDOWN_GRACE", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+    /// Subscriptions one websocket may hold at once.
+    #[arg(long, env = "DHR_GRAPH_WS_MAX_SUBSCRIPTIONS", default_value_t = 100)]
+    pub ws_max_subscriptions: usize,
+    /// Websockets one key (or, without a key, one address) may hold open at once.
+    #[arg(long, env = "DHR_GRAPH_WS_MAX_PER_CALLER", default_value_t = 16)]
+    pub ws_max_per_caller: usize,
+    /// Failed authentications (unknown or revoked keys) an address may make a minute; beyond
+    /// it, requests with a key from that address are answered 429 without a look-up.
+    #[arg(long, env = "DHR_GRAPH_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
+    pub auth_failures_per_minute: u32,
     /// PostgreSQL only: milliseconds a single SQL statement may run (0: no limit).
     #[arg(long, env = "DHR_GRAPH_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]
     pub statement_timeout_ms: u64,
@@ -264,6 +302,17 @@ impl ServeConfig {
             complexity: self.max_complexity,
             aliases: self.max_aliases,
             introspection: !self.no_introspection,
+            selections: self.max_selections,
+        }
+    }
+
+    /// The connection bounds the accept loop keeps.
+    pub fn conn_limits(&self) -> crate::listener::ConnLimits {
+        crate::listener::ConnLimits {
+            max: self.max_connections,
+            per_address: self.max_connections_per_address,
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
         }
     }
 

@@ -141,8 +141,38 @@ pub fn unavailable_response() -> Response {
 /// code (and internal ones lose their detail), errors raised by async-graphql itself (syntax,
 /// validation, input coercion) get `GRAPHQL_VALIDATION_FAILED` or `BAD_USER_INPUT`.
 pub fn map_errors(response: &mut Response) {
+    if response.errors.len() > MAX_ERRORS {
+        let more = response.errors.len() - MAX_ERRORS;
+        response.errors.truncate(MAX_ERRORS);
+        let mut last = ServerError::new(format!("... and {more} more errors like these"), None);
+        last.extensions
+            .get_or_insert_with(Default::default)
+            .set("code", "TOO_MANY_ERRORS");
+        response.errors.push(last);
+    }
     for error in &mut response.errors {
         map_server_error(error);
+        bound_message(&mut error.message);
+    }
+}
+
+/// Errors beyond this many are summed up in one: a document of a thousand repeated
+/// directives would otherwise be answered with a megabyte of errors.
+pub const MAX_ERRORS: usize = 20;
+
+/// Longest error message, in bytes: messages quote what they refuse, and a client that sent
+/// half a megabyte as an id does not need it back.
+pub const MAX_MESSAGE_BYTES: usize = 512;
+
+fn bound_message(message: &mut String) {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut cut = MAX_MESSAGE_BYTES;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let dropped = message.len() - cut;
+        message.truncate(cut);
+        message.push_str(&format!("... ({dropped} more bytes)"));
     }
 }
 

@@ -254,22 +254,47 @@ pub fn check_get(req: &Request) -> Result<(), Rejection> {
 
 /// The answer. With the GraphQL response type, a request that failed before execution
 /// (unparsable, invalid, bad variables: no data, and no error with a path) is a 400 without
-/// a `data` entry; anything that ran is a 200. With plain JSON everything is a 200.
-pub fn respond(media: MediaType, resp: async_graphql::Response) -> Response {
+/// a `data` entry; anything that ran is a 200. With plain JSON everything is a 200. Keys keep
+/// the order the query asked for them in (serialised straight from the response, never
+/// through a sorted map). An answer longer than `max_bytes` is replaced by one
+/// `RESPONSE_TOO_LARGE` error.
+pub fn respond(media: MediaType, resp: async_graphql::Response, max_bytes: usize) -> Response {
+    #[derive(serde::Serialize)]
+    struct WithoutData<'a> {
+        errors: &'a [async_graphql::ServerError],
+    }
     let failed_before_running = resp.data == async_graphql::Value::Null
         && !resp.errors.is_empty()
         && resp.errors.iter().all(|e| e.path.is_empty());
+    let without_data = media == MediaType::GraphQLResponse && failed_before_running;
     // Serialising a response of plain values cannot fail.
-    let mut body = serde_json::to_value(&resp).unwrap_or_default();
-    let status = if media == MediaType::GraphQLResponse && failed_before_running {
-        if let Some(o) = body.as_object_mut() {
-            o.remove("data");
-        }
+    let mut body = if without_data {
+        serde_json::to_string(&WithoutData {
+            errors: &resp.errors,
+        })
+    } else {
+        serde_json::to_string(&resp)
+    }
+    .unwrap_or_default();
+    if body.len() > max_bytes {
+        body = serde_json::json!({
+            "data": null,
+            "errors": [{
+                "message": format!(
+                    "the answer would be {} bytes; at most {max_bytes} are sent: ask for a smaller page",
+                    body.len()
+                ),
+                "extensions": { "code": "RESPONSE_TOO_LARGE" }
+            }]
+        })
+        .to_string();
+    }
+    let status = if without_data {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    let mut out = (status, body.to_string()).into_response();
+    let mut out = (status, body).into_response();
     out.headers_mut()
         .insert(header::CONTENT_TYPE, media.content_type());
     out

@@ -2,7 +2,7 @@
 //!
 //! The service split by concern: `config` (typed settings), `db` (connection, migrations),
 //! `domain` (values parsed once), `ingest` (pages in), `graphql` (schema, types, loaders),
-//! `server` (HTTP), `health` (whether PostgreSQL answers), `metrics` (Prometheus), `explorer`
+//! `server` (HTTP), `listener` (the accept loop and its connection bounds), `health` (whether PostgreSQL answers), `metrics` (Prometheus), `explorer`
 //! (the page at `/`), `exchange` (export and import), `cli` (commands). `entity` and
 //! `migration` are sibling crates.
 
@@ -21,6 +21,7 @@ pub mod graphql;
 pub mod health;
 pub mod http;
 pub mod ingest;
+pub mod listener;
 pub mod metrics;
 pub mod plans;
 pub mod ratelimit;

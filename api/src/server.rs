@@ -4,12 +4,12 @@
 //! tests start the very same app.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use async_graphql::http::GraphiQLSource;
 use axum::Router;
-use axum::extract::{FromRef, RawQuery, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, FromRef, RawQuery, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -47,6 +47,11 @@ pub struct AppState {
     pub health: Health,
     /// The request timeout: also the longest a websocket may wait before `connection_init`.
     pub request_timeout: Duration,
+    pub max_response_bytes: usize,
+    /// Bounds on websockets: subscriptions each, sockets per caller.
+    pub ws: crate::ws::WsLimits,
+    /// Requests per key and per address, websocket operations included.
+    pub limiter: crate::ratelimit::Limiter,
 }
 
 impl FromRef<AppState> for Metrics {
@@ -78,12 +83,26 @@ pub struct Application {
     /// The PostgreSQL event listener, stopped with the server.
     listener_task: Option<tokio::task::JoinHandle<()>>,
     closing: tokio::sync::watch::Sender<bool>,
+    conn_limits: crate::listener::ConnLimits,
+    /// How long in-flight requests may take to finish once shutdown begins.
+    grace: Duration,
 }
 
 impl Application {
     /// Connects, migrates, loads the samples into an empty database (unless told not to),
     /// builds the router and binds the listener.
     pub async fn build(cfg: &ServeConfig) -> Result<Self, StartError> {
+        // Bound first: a busy port is reported before the database is migrated or loaded.
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: cfg.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: cfg.listen,
+            source,
+        })?;
         let timeout =
             (cfg.statement_timeout_ms > 0).then(|| Duration::from_millis(cfg.statement_timeout_ms));
         let db = db::connect_with(&cfg.db.database_url, cfg.db.db_pool_size, timeout).await?;
@@ -135,18 +154,19 @@ impl Application {
                 metrics,
                 health,
                 request_timeout: Duration::from_secs(cfg.request_timeout_secs),
+                max_response_bytes: cfg.max_response_bytes,
+                ws: crate::ws::WsLimits::new(
+                    cfg.ws_max_subscriptions,
+                    cfg.ws_max_per_caller,
+                    cfg.body_limit,
+                ),
+                limiter: crate::ratelimit::Limiter::new(
+                    cfg.rate_limit_per_minute,
+                    cfg.rate_limit_burst,
+                    cfg.auth_failures_per_minute,
+                ),
             },
         );
-        let listener = TcpListener::bind(cfg.listen)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: cfg.listen,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: cfg.listen,
-            source,
-        })?;
         Ok(Self {
             listener,
             router,
@@ -154,6 +174,8 @@ impl Application {
             db,
             listener_task,
             closing,
+            conn_limits: cfg.conn_limits(),
+            grace: Duration::from_secs(cfg.shutdown_grace_secs),
         })
     }
 
@@ -173,13 +195,13 @@ impl Application {
             tracing::info!("shutting down: finishing in-flight requests, closing subscriptions");
             let _ = signal.send(true);
         };
-        // The peer address is what anonymous callers are rate-limited by.
-        let served = axum::serve(
+        let served = crate::listener::serve(
             self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            self.router,
+            self.conn_limits,
+            shutdown,
+            self.grace,
         )
-        .with_graceful_shutdown(shutdown)
         .await;
         // Websockets are not drained by axum: each holds a receiver until it has sent its
         // close frame, so wait (briefly) for the last one rather than exit under it.
@@ -190,8 +212,23 @@ impl Application {
         served
     }
 
-    /// Serves until Ctrl-C or SIGTERM.
+    /// Serves until Ctrl-C or SIGTERM. Once the signal comes, the process exits within the
+    /// grace period (plus a second) whatever is still running: a thread outside the runtime
+    /// sees the signal too, so a runtime whose workers are all busy cannot keep it alive.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let grace = self.grace;
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGINT,
+        ]) {
+            std::thread::spawn(move || {
+                if signals.forever().next().is_some() {
+                    std::thread::sleep(grace + Duration::from_secs(1));
+                    eprintln!("dhr-graph: still running {grace:?} after the signal; exiting");
+                    std::process::exit(0);
+                }
+            });
+        }
         self.run_until(shutdown_signal()).await
     }
 }
@@ -232,7 +269,7 @@ pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
     .allow_methods([Method::GET, Method::POST])
     .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
 
-    let limiter = crate::ratelimit::Limiter::new(cfg.rate_limit_per_minute, cfg.rate_limit_burst);
+    let limiter = state.limiter.clone();
     let api = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/graphql/ws", get(graphql_ws))
@@ -271,6 +308,8 @@ pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
 enum Refusal {
     Unauthenticated(&'static str),
     Unavailable,
+    /// Too many failed authentications from the address: seconds to wait.
+    Limited(u64),
 }
 
 impl IntoResponse for Refusal {
@@ -285,18 +324,26 @@ impl IntoResponse for Refusal {
             )
                 .into_response(),
             Refusal::Unavailable => http::unavailable(http::MediaType::Json),
+            Refusal::Limited(secs) => {
+                crate::ratelimit::too_many(secs, "failed authentications from this address")
+            }
         }
     }
 }
 
 /// Who sent the request. A key that is sent must be valid, whatever the operation: a client
 /// with a revoked key learns it at once rather than reading on anonymously.
-async fn caller_of(state: &AppState, token: Option<&str>) -> Result<Caller, Refusal> {
+async fn caller_of(state: &AppState, ip: IpAddr, token: Option<&str>) -> Result<Caller, Refusal> {
     let caller = match token {
         None => Caller::Anonymous,
+        // An address that keeps sending bad keys is not given more look-ups.
+        Some(_) if let Some(secs) = state.limiter.auth_blocked(ip) => {
+            return Err(Refusal::Limited(secs));
+        }
         Some(token) => match auth::keys::authenticate(&state.db.conn, token).await {
             Ok(Some(caller)) => caller,
             Ok(None) => {
+                state.limiter.failed_auth(ip);
                 return Err(Refusal::Unauthenticated(
                     "the API key is not valid (unknown or revoked)",
                 ));
@@ -316,7 +363,7 @@ async fn caller_of(state: &AppState, token: Option<&str>) -> Result<Caller, Refu
 }
 
 /// The caller of an HTTP request, from its `Authorization` header.
-async fn http_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Refusal> {
+async fn http_caller(state: &AppState, ip: IpAddr, headers: &HeaderMap) -> Result<Caller, Refusal> {
     let token =
         match headers.get(header::AUTHORIZATION) {
             None => None,
@@ -324,11 +371,12 @@ async fn http_caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Re
                 Refusal::Unauthenticated("the Authorization header must be `Bearer KEY`"),
             )?),
         };
-    caller_of(state, token).await
+    caller_of(state, ip, token).await
 }
 
 async fn graphql_post(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
@@ -337,7 +385,7 @@ async fn graphql_post(
         Ok(r) => r,
         Err(rejected) => return rejected.into_response(media),
     };
-    serve_request(&state, media, &headers, req).await
+    serve_request(&state, peer.ip(), media, &headers, req).await
 }
 
 /// Authenticates and runs a GraphQL request, unless the database is known to be down. A
@@ -346,6 +394,7 @@ async fn graphql_post(
 /// database makes the server check whether it is down.
 async fn serve_request(
     state: &AppState,
+    ip: IpAddr,
     media: http::MediaType,
     headers: &HeaderMap,
     req: async_graphql::Request,
@@ -354,7 +403,7 @@ async fn serve_request(
         return http::unavailable(media);
     }
     let work = async {
-        let caller = http_caller(state, headers).await?;
+        let caller = http_caller(state, ip, headers).await?;
         Ok::<_, Refusal>(run(state, req.data(caller)).await)
     };
     let outcome = tokio::select! {
@@ -372,7 +421,7 @@ async fn serve_request(
             if unavailable {
                 state.health.suspect();
             }
-            http::respond(media, resp)
+            http::respond(media, resp, state.max_response_bytes)
         }
         Err(Refusal::Unavailable) => {
             state.health.suspect();
@@ -383,9 +432,11 @@ async fn serve_request(
 }
 
 /// Subscriptions over graphql-transport-ws (and the older graphql-ws). The key, if any,
-/// comes in the `connection_init` payload: `{"Authorization": "Bearer KEY"}`.
+/// comes in the `connection_init` payload: `{"Authorization": "Bearer KEY"}`; it is checked
+/// again before every operation and every few seconds between them.
 async fn graphql_ws(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -396,47 +447,111 @@ async fn graphql_ws(
         )
             .into_response();
     };
+    let ip = peer.ip();
+    let max = state.ws.max_message_bytes;
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .max_message_size(max)
+        .max_frame_size(max)
         .on_upgrade(move |socket| {
             let schema = state.schema.clone();
             let closing = state.closing.clone();
             let init_timeout = state.request_timeout;
+            let limits = state.ws.clone();
             crate::ws::serve(
                 socket,
                 schema,
                 protocol,
                 closing,
                 init_timeout,
-                move |payload| async move {
-                    let token = match ["Authorization", "authorization"]
-                        .iter()
-                        .find_map(|k| payload.get(k).and_then(|v| v.as_str()))
-                    {
-                        None => None,
-                        Some(v) => Some(
-                            auth::bearer(v)
-                                .map(str::to_owned)
-                                .ok_or("Authorization must be `Bearer KEY`")?,
-                        ),
-                    };
-                    let caller = caller_of(&state, token.as_deref())
-                        .await
-                        .map_err(|refused| match refused {
-                            Refusal::Unavailable => {
-                                state.health.suspect();
-                                "the database is unavailable; retry in a moment".to_owned()
-                            }
-                            Refusal::Unauthenticated(_) => {
-                                "Forbidden: the API key is missing or not valid".to_owned()
-                            }
-                        })?;
-                    let mut data = crate::graphql::connection_loaders(&state.db);
-                    data.insert(caller);
-                    Ok(data)
-                },
+                limits,
+                move |payload| accept_ws(state, ip, payload),
             )
         })
+}
+
+/// The `connection_init` of a websocket: who it is, its share of sockets, and the gate each
+/// of its operations passes.
+async fn accept_ws(
+    state: AppState,
+    ip: IpAddr,
+    payload: serde_json::Value,
+) -> Result<crate::ws::Accepted, crate::ws::Refused> {
+    use crate::ws::{Refused, Verdict};
+    let token = match ["Authorization", "authorization"]
+        .iter()
+        .find_map(|k| payload.get(k).and_then(|v| v.as_str()))
+    {
+        None => None,
+        Some(v) => Some(
+            auth::bearer(v)
+                .map(str::to_owned)
+                .ok_or_else(|| Refused(4403, "Authorization must be `Bearer KEY`".into()))?,
+        ),
+    };
+    let caller =
+        caller_of(&state, ip, token.as_deref())
+            .await
+            .map_err(|refused| match refused {
+                Refusal::Unavailable => {
+                    state.health.suspect();
+                    Refused(
+                        1011,
+                        "the database is unavailable; retry in a moment".into(),
+                    )
+                }
+                Refusal::Unauthenticated(_) => Refused(
+                    4403,
+                    "Forbidden: the API key is missing or not valid".into(),
+                ),
+                Refusal::Limited(secs) => Refused(
+                    4429,
+                    format!("too many failed authentications; retry in {secs} s"),
+                ),
+            })?;
+    let key_hash = token.as_deref().map(auth::keys::hash);
+    let who = match &key_hash {
+        Some(h) => format!("key:{h}"),
+        None => format!("address:{ip}"),
+    };
+    let slot = state.ws.socket(who).ok_or_else(|| {
+        Refused(
+            4429,
+            format!(
+                "this caller has {} websockets open already",
+                state.ws.max_per_caller
+            ),
+        )
+    })?;
+    let mut data = crate::graphql::connection_loaders(&state.db);
+    data.insert(caller);
+    let keyed = token.is_some();
+    let gate_state = state.clone();
+    let gate: crate::ws::Gate = std::sync::Arc::new(move |spend: bool| {
+        let state = gate_state.clone();
+        let token = token.clone();
+        let key_hash = key_hash.clone();
+        Box::pin(async move {
+            if spend && let Err(secs) = state.limiter.spend(ip, key_hash.as_deref()) {
+                return Verdict::Limited(secs);
+            }
+            let Some(token) = token else {
+                return Verdict::Go;
+            };
+            match auth::keys::authenticate(&state.db.conn, &token).await {
+                Ok(Some(_)) => Verdict::Go,
+                Ok(None) => Verdict::Revoked,
+                // The database is away: the operation will say so itself.
+                Err(_) => Verdict::Go,
+            }
+        })
+    });
+    Ok(crate::ws::Accepted {
+        data,
+        gate,
+        slot,
+        keyed,
+    })
 }
 
 /// Executes a request, recording its operation, outcome and latency.
@@ -453,6 +568,7 @@ async fn run(state: &AppState, mut req: async_graphql::Request) -> async_graphql
 /// GET runs a query from the URL; a browser asking for the page without a query gets GraphiQL.
 async fn graphql_get(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -469,7 +585,7 @@ async fn graphql_get(
         Ok(r) => r,
         Err(rejected) => return rejected.into_response(media),
     };
-    serve_request(&state, media, &headers, req).await
+    serve_request(&state, peer.ip(), media, &headers, req).await
 }
 
 /// Ready: the database answers and is migrated, and (PostgreSQL) the event listener is

@@ -16,7 +16,7 @@ pub enum KeyError {
     NameTaken(String),
     #[error("no key named {0:?}")]
     NoKey(String),
-    #[error("a key name must be 1 to 100 characters, not {0:?}")]
+    #[error("a key name must be 1 to 100 characters without control characters, not {0:?}")]
     BadName(String),
     #[error("the system's random source failed: {0}")]
     Random(String),
@@ -51,7 +51,9 @@ pub async fn create<C: ConnectionTrait>(
     role: Role,
 ) -> Result<String, KeyError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    // A name is shown in logs, the audit of changes and `keys list`: no control characters
+    // (a NUL would not even store on PostgreSQL).
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(KeyError::BadName(name.to_owned()));
     }
     if api_key::Entity::find()

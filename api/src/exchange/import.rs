@@ -29,11 +29,51 @@ const CHUNK: usize = 500;
 
 /// Reads an export; syntax errors carry the line and column serde_json found them at.
 pub fn parse(text: &str) -> Result<Export, ExchangeError> {
+    refuse_control_escapes(text)?;
     let head: Head = serde_json::from_str(text).map_err(malformed)?;
     if head.format != FORMAT {
         return Err(ExchangeError::Format(head.format));
     }
     serde_json::from_str(text).map_err(malformed)
+}
+
+/// A string holding a control character (written `\u0000` and the like; JSON refuses them
+/// raw) is refused at its line and column: PostgreSQL cannot store NUL in text, and no field
+/// of a review needs one, so an export from SQLite that holds one is stopped before any
+/// write rather than by the database half-way.
+fn refuse_control_escapes(text: &str) -> Result<(), ExchangeError> {
+    let bytes = text.as_bytes();
+    let (mut line, mut line_start) = (1usize, 0usize);
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                line += 1;
+                line_start = i + 1;
+            }
+            b'\\' => {
+                if bytes.get(i + 1) == Some(&b'u')
+                    && let Some(hex) = text.get(i + 2..i + 6)
+                    && let Ok(code) = u32::from_str_radix(hex, 16)
+                    && char::from_u32(code).is_some_and(crate::graphql::limits::is_forbidden_char)
+                {
+                    return Err(ExchangeError::Malformed {
+                        line,
+                        column: i - line_start + 1,
+                        message: format!(
+                            "the string holds the control character U+{code:04X}; remove it \
+                             (control characters other than tab and line breaks are not stored)"
+                        ),
+                    });
+                }
+                // Whatever follows a backslash is escaped: skip it.
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 fn malformed(e: serde_json::Error) -> ExchangeError {
@@ -43,6 +83,25 @@ fn malformed(e: serde_json::Error) -> ExchangeError {
         line: e.line(),
         column: e.column(),
         message: full.strip_suffix(&location).unwrap_or(&full).to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_refused_at_their_line() {
+        let text = "{\n  \"format\": 1,\n  \"csps\": [{ \"name\": \"a\\u0000b\" }]\n}";
+        match refuse_control_escapes(text) {
+            Err(ExchangeError::Malformed { line, message, .. }) => {
+                assert_eq!(line, 3);
+                assert!(message.contains("U+0000"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // An escaped backslash before `u0000` is text, and tabs are fine.
+        refuse_control_escapes("{\"a\": \"c:\\\\u0000 \\t\"}").unwrap();
     }
 }
 

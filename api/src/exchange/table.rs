@@ -26,6 +26,16 @@ pub const HEADER: [&str; 13] = [
 
 const JOIN: &str = "; ";
 
+/// A cell a spreadsheet would not run as a formula: one that starts with `=`, `+`, `-`, `@`,
+/// a tab or a carriage return gets a leading apostrophe (OWASP's advice on CSV injection).
+/// Recommendation text is written by whoever pushes a review, so it is not trusted here.
+pub fn safe_cell(cell: String) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell,
+    }
+}
+
 /// Rows in the JSON export's order: by review source key, then position.
 pub fn to_csv(export: &Export) -> Result<String, ExchangeError> {
     let csp_name: HashMap<&str, &str> = export
@@ -66,24 +76,27 @@ pub fn to_csv(export: &Export) -> Result<String, ExchangeError> {
             let field = |f: fn(&super::model::ActionPlan) -> &Option<String>| {
                 plan.and_then(|p| f(p).clone()).unwrap_or_default()
             };
-            out.write_record([
-                review.title.clone(),
-                csps.clone(),
-                review.published.clone().unwrap_or_default(),
-                rec.label.clone(),
-                rec.text.clone(),
-                names.join(JOIN),
-                sectors.join(JOIN),
-                plan.map_or(PlanStatus::NotStarted.code(), |p| &p.status)
-                    .to_owned(),
-                plan.and_then(|p| p.lead_agency.as_deref())
-                    .map(agency_name)
-                    .unwrap_or_default(),
-                field(|p| &p.target_date),
-                field(|p| &p.completion_date),
-                field(|p| &p.rag),
-                plan.map_or(0, |p| p.version).to_string(),
-            ])?;
+            out.write_record(
+                [
+                    review.title.clone(),
+                    csps.clone(),
+                    review.published.clone().unwrap_or_default(),
+                    rec.label.clone(),
+                    rec.text.clone(),
+                    names.join(JOIN),
+                    sectors.join(JOIN),
+                    plan.map_or(PlanStatus::NotStarted.code(), |p| &p.status)
+                        .to_owned(),
+                    plan.and_then(|p| p.lead_agency.as_deref())
+                        .map(agency_name)
+                        .unwrap_or_default(),
+                    field(|p| &p.target_date),
+                    field(|p| &p.completion_date),
+                    field(|p| &p.rag),
+                    plan.map_or(0, |p| p.version).to_string(),
+                ]
+                .map(safe_cell),
+            )?;
         }
     }
     let bytes = out
@@ -91,4 +104,18 @@ pub fn to_csv(export: &Export) -> Result<String, ExchangeError> {
         .map_err(|e| csv::Error::from(e.into_error()))?;
     // The writer was given only `String`s.
     Ok(String::from_utf8(bytes).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_cell;
+
+    #[test]
+    fn formula_cells_are_defused() {
+        for bad in ["=HYPERLINK(\"x\")", "+1", "-2+3", "@SUM(A1)", "\tx"] {
+            assert!(safe_cell(bad.to_owned()).starts_with('\''), "{bad}");
+        }
+        assert_eq!(safe_cell("Kent Police".into()), "Kent Police");
+        assert_eq!(safe_cell(String::new()), "");
+    }
 }

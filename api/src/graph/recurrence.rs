@@ -319,7 +319,8 @@ pub async fn agency_network<C: ConnectionTrait>(
     db: &C,
     scope: &Scope,
     min_shared_reviews: i64,
-) -> Result<(Vec<NetworkNode>, Vec<NetworkEdge>), DbErr> {
+    first: usize,
+) -> Result<(Vec<NetworkNode>, Vec<NetworkEdge>, bool), DbErr> {
     debug_assert!(!scope.dated(), "the network has no date range");
     let shared = if scope.include_mentions {
         "any_shared"
@@ -336,42 +337,48 @@ pub async fn agency_network<C: ConnectionTrait>(
          WHERE p.{shared} >= ?{cond_a}{cond_b}"
     );
     let backend = db.get_database_backend();
-    let edges: Vec<NetworkEdge> = db
+    // One more than asked, to tell whether the network was cut.
+    let mut edges: Vec<NetworkEdge> = db
         .query_all_raw(statement(
             backend,
             &format!(
                 "SELECT p.agency_id AS source, p.other_id AS target, \
                    CAST(p.{shared} AS BIGINT) AS shared_reviews {from} \
-                 ORDER BY p.{shared} DESC, p.agency_id, p.other_id"
+                 ORDER BY p.{shared} DESC, p.agency_id, p.other_id LIMIT {}",
+                first + 1
             ),
-            values.clone(),
+            values,
         ))
         .await?
         .iter()
         .map(|r| NetworkEdge::from_query_result(r, ""))
         .collect::<Result<_, _>>()?;
+    let truncated = edges.len() > first;
+    edges.truncate(first);
     if edges.is_empty() {
-        return Ok((Vec::new(), edges));
+        return Ok((Vec::new(), edges, truncated));
     }
+    // The nodes are the agencies of the edges kept, not of every qualifying pair.
+    let mut ids: Vec<i32> = edges.iter().flat_map(|e| [e.source, e.target]).collect();
+    ids.sort_unstable();
+    ids.dedup();
     let (reviews, _) = scope.totals();
-    let mut node_values = values.clone();
-    node_values.extend(values);
+    let list = ids.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
     let nodes = db
         .query_all_raw(statement(
             backend,
             &format!(
                 "SELECT s.agency_id, CAST(s.{reviews} AS BIGINT) AS review_count \
-                 FROM agency_recurrence s WHERE s.agency_id IN \
-                   (SELECT p.agency_id {from} UNION SELECT p.other_id {from}) \
+                 FROM agency_recurrence s WHERE s.agency_id IN ({list}) \
                  ORDER BY review_count DESC, s.agency_id"
             ),
-            node_values,
+            Vec::new(),
         ))
         .await?
         .iter()
         .map(|r| NetworkNode::from_query_result(r, ""))
         .collect::<Result<_, _>>()?;
-    Ok((nodes, edges))
+    Ok((nodes, edges, truncated))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

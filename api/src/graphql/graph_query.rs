@@ -62,16 +62,21 @@ impl RecurringAgency {
         self.row.recommendation_count
     }
 
-    /// The CSPs of those reviews, by name.
-    async fn csps(&self, ctx: &Context<'_>) -> Result<Vec<Csp>> {
+    /// The CSPs of those reviews, by name; at most `first` (default and most: 500).
+    #[graphql(
+        complexity = "crate::graphql::page::list_cost(first, MAX_LISTED_CSPS, child_complexity)"
+    )]
+    async fn csps(&self, ctx: &Context<'_>, first: Option<i32>) -> Result<Vec<Csp>> {
+        let first = crate::graphql::page::list_size("first", first, MAX_LISTED_CSPS)?;
         let loader = ctx.data_unchecked::<async_graphql::dataloader::DataLoader<CspById>>();
         let found: HashMap<i32, csp::Model> = loader
-            .load_many(self.csp_ids.iter().copied())
+            .load_many(self.csp_ids.iter().take(first).copied())
             .await
             .map_err(ApiError::from)?;
         Ok(self
             .csp_ids
             .iter()
+            .take(first)
             .filter_map(|id| found.get(id).cloned().map(Csp))
             .collect())
     }
@@ -130,7 +135,16 @@ pub struct AgencyNetwork {
     nodes: Vec<NetworkNode>,
     /// Each pair of agencies once, heaviest first.
     edges: Vec<NetworkEdge>,
+    /// Whether more pairs qualified than `first` allowed (the lightest were left out).
+    truncated: bool,
 }
+
+/// Most edges `agencyNetwork` returns.
+pub const MAX_NETWORK_EDGES: usize = 2_000;
+/// Most rows `sectorStats` and `actionPlanStats` return.
+pub const MAX_STAT_ROWS: usize = 5_000;
+/// Most CSPs a recurring agency lists.
+pub const MAX_LISTED_CSPS: usize = 500;
 
 /// How `sectorStats` groups.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
@@ -373,7 +387,12 @@ impl GraphQuery {
     }
 
     /// The network of agencies addressed in the same reviews: an edge for each pair sharing
-    /// at least `minSharedReviews` reviews. `includeMentions` as in `recurringAgencies`.
+    /// at least `minSharedReviews` reviews, heaviest first, at most `first` edges (default and
+    /// most: 2,000; `truncated` says whether more pairs qualified). `includeMentions` as in
+    /// `recurringAgencies`.
+    #[graphql(
+        complexity = "crate::graphql::page::list_cost(first, MAX_NETWORK_EDGES, child_complexity)"
+    )]
     async fn agency_network(
         &self,
         ctx: &Context<'_>,
@@ -381,7 +400,9 @@ impl GraphQuery {
         sector: Option<Sector>,
         #[graphql(default_with = "Some(false)")] include_collective: Option<bool>,
         #[graphql(default_with = "Some(false)")] include_mentions: Option<bool>,
+        first: Option<i32>,
     ) -> Result<AgencyNetwork> {
+        let first = crate::graphql::page::list_size("first", first, MAX_NETWORK_EDGES)?;
         let db = ctx.data_unchecked::<Db>();
         let scope = Scope {
             sector: sector.map(Into::into),
@@ -389,26 +410,34 @@ impl GraphQuery {
             include_mentions: include_mentions.unwrap_or(false),
             ..Default::default()
         };
-        let (nodes, edges) = graph::agency_network(
+        let (nodes, edges, truncated) = graph::agency_network(
             &db.conn,
             &scope,
             i64::from(min_shared_reviews.unwrap_or(1).max(1)),
+            first,
         )
         .await
         .map_err(ApiError::from)?;
         Ok(AgencyNetwork {
             nodes: nodes.into_iter().map(NetworkNode).collect(),
             edges: edges.into_iter().map(NetworkEdge).collect(),
+            truncated,
         })
     }
 
-    /// Reviews and recommendations addressed to each sector, per year or per CSP.
+    /// Reviews and recommendations addressed to each sector, per year or per CSP; at most
+    /// `first` rows (default and most: 5,000).
+    #[graphql(
+        complexity = "crate::graphql::page::list_cost(first, MAX_STAT_ROWS, child_complexity)"
+    )]
     async fn sector_stats(
         &self,
         ctx: &Context<'_>,
         group_by: SectorStatsGroup,
         filter: Option<StatsFilter>,
+        first: Option<i32>,
     ) -> Result<Vec<SectorStat>> {
+        let first = crate::graphql::page::list_size("first", first, MAX_STAT_ROWS)?;
         let db = ctx.data_unchecked::<Db>();
         let filter = filter.unwrap_or_default();
         let scope = Scope {
@@ -425,6 +454,7 @@ impl GraphQuery {
             .await
             .map_err(ApiError::from)?
             .into_iter()
+            .take(first)
             .map(|row| SectorStat { row, by: group_by })
             .collect())
     }

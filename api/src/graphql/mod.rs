@@ -9,6 +9,7 @@ pub mod ids;
 pub mod limits;
 pub mod loaders;
 pub mod mutation;
+pub mod nulls;
 pub mod page;
 pub mod plan_query;
 pub mod query;
@@ -38,47 +39,104 @@ type Inner = Schema<query::Query, mutation::Mutation, subscription::Subscription
 pub struct AppSchema {
     schema: Inner,
     limits: limits::DocumentLimits,
+    /// Field types, to put `null` where a failed field was left out (see [`nulls`]).
+    types: Arc<nulls::FieldTypes>,
 }
 
+/// Documents longer than this are parsed on a blocking thread, off the async workers: a
+/// megabyte of query text takes the parser long enough to stall every other request on the
+/// worker.
+const PARSE_OFF_WORKER_BYTES: usize = 16 * 1024;
+
 impl AppSchema {
-    /// The refusal of the request's document, if it asks too much. A document that does not
-    /// parse goes on to the schema, which reports the syntax error itself.
-    fn refusal(&self, request: &mut Request) -> Option<Response> {
-        let doc = request.parsed_query().ok()?;
-        self.limits
-            .check(doc)
-            .err()
-            .map(|refused| Response::from_errors(vec![refused]))
+    /// The request, parsed and checked against the document limits, or the refusal to answer
+    /// instead. A document that does not parse goes on to the schema, which reports the syntax
+    /// error itself.
+    async fn prepare(&self, mut request: Request) -> Result<(Request, Option<Doc>), Response> {
+        let refused = |e| Response::from_errors(vec![e]);
+        self.limits.check_text(&request.query).map_err(refused)?;
+        limits::check_variables(&request.variables).map_err(refused)?;
+        if request.query.len() > PARSE_OFF_WORKER_BYTES {
+            request = tokio::task::spawn_blocking(move || {
+                let _ = request.parsed_query();
+                request
+            })
+            .await
+            .map_err(|_| {
+                refused(async_graphql::ServerError::new(
+                    "the query could not be read",
+                    None,
+                ))
+            })?;
+        }
+        let doc = match request.parsed_query() {
+            Ok(doc) => {
+                self.limits.check(doc).map_err(refused)?;
+                // Kept for `finish`: the schema consumes the request's own copy.
+                Some(Arc::new(doc.clone()))
+            }
+            Err(_) => None,
+        };
+        Ok((request, doc))
+    }
+
+    /// The answer as the client sees it: keys in the query's order, failed fields placed as
+    /// `null` (both by the spec), error codes set, and the error list bounded.
+    fn finish(&self, doc: Option<&Doc>, operation: Option<&str>, response: &mut Response) {
+        if let Some(doc) = doc {
+            if response.errors.iter().any(|e| !e.path.is_empty()) {
+                nulls::place_errors(&self.types, doc, operation, response);
+            }
+            nulls::order_keys(doc, operation, response);
+        }
+        crate::error::map_errors(response);
     }
 }
 
+/// A request's parsed document, shared between its execution and its answer's shaping.
+type Doc = Arc<async_graphql::parser::types::ExecutableDocument>;
+
 impl Executor for AppSchema {
-    async fn execute(&self, mut request: Request) -> Response {
-        let mut response = match self.refusal(&mut request) {
-            None => self.schema.execute(request).await,
-            Some(refused) => refused,
+    async fn execute(&self, request: Request) -> Response {
+        let operation = request.operation_name.clone();
+        let (mut response, doc) = match self.prepare(request).await {
+            Ok((request, doc)) => (self.schema.execute(request).await, doc),
+            Err(refused) => (refused, None),
         };
-        crate::error::map_errors(&mut response);
+        self.finish(doc.as_ref(), operation.as_deref(), &mut response);
         response
     }
 
     fn execute_stream(
         &self,
-        mut request: Request,
+        request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        let stream = match self.refusal(&mut request) {
-            None => self
-                .schema
-                .execute_stream_with_session_data(request, session_data.unwrap_or_default()),
-            Some(refused) => futures::stream::once(async move { refused }).boxed(),
-        };
-        stream
-            .map(|mut response| {
-                crate::error::map_errors(&mut response);
+        let this = self.clone();
+        let operation = request.operation_name.clone();
+        futures::stream::once(async move {
+            let prepared = this.prepare(request).await;
+            (this, prepared)
+        })
+        .flat_map(move |(this, prepared)| {
+            let finisher = this.clone();
+            let operation = operation.clone();
+            let (stream, doc) = match prepared {
+                Ok((request, doc)) => (
+                    this.schema.execute_stream_with_session_data(
+                        request,
+                        session_data.clone().unwrap_or_default(),
+                    ),
+                    doc,
+                ),
+                Err(refused) => (futures::stream::once(async move { refused }).boxed(), None),
+            };
+            stream.map(move |mut response| {
+                finisher.finish(doc.as_ref(), operation.as_deref(), &mut response);
                 response
             })
-            .boxed()
+        })
+        .boxed()
     }
 }
 
@@ -93,6 +151,8 @@ pub struct Limits {
     pub complexity: usize,
     pub aliases: usize,
     pub introspection: bool,
+    /// Fields once fragments are expanded.
+    pub selections: usize,
 }
 
 impl Default for Limits {
@@ -102,6 +162,7 @@ impl Default for Limits {
             complexity: 200_000,
             aliases: 30,
             introspection: true,
+            selections: 5_000,
         }
     }
 }
@@ -142,12 +203,17 @@ pub fn build_schema(db: Db, bus: crate::events::EventBus, services: Services) ->
     if let Some(m) = services.metrics {
         b = b.data(m);
     }
+    let schema = b.finish();
+    let types = Arc::new(nulls::FieldTypes::from_sdl(&schema.sdl()));
     AppSchema {
-        schema: b.finish(),
+        schema,
         limits: limits::DocumentLimits {
             max_aliases: services.limits.aliases,
             introspection: services.limits.introspection,
+            max_selections: services.limits.selections,
+            ..Default::default()
         },
+        types,
     }
 }
 

@@ -367,9 +367,40 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize)
     n.max(1).saturating_mul(child_complexity).saturating_add(1)
 }
 
+/// The cost of a list that is not a connection: the most it can return (`first`, bounded by
+/// `max`, or `max` itself) times its children. Unpaged lists are priced like pages, so that
+/// ten aliases of a list of thousands cannot pass as ten fields.
+pub fn list_cost(first: Option<i32>, max: usize, child_complexity: usize) -> usize {
+    let n = first.map_or(max, |n| (n.max(0) as usize).min(max));
+    n.max(1).saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// `first` of an unpaged list: at least 0, at most `max`, `default` when not given.
+pub fn list_size(field: &str, first: Option<i32>, max: usize) -> ApiResult<usize> {
+    match first {
+        None => Ok(max),
+        Some(n) if n < 0 => Err(ApiError::bad_input(field, "first must not be negative")),
+        Some(n) if n as usize > max => Err(ApiError::bad_input(
+            field,
+            format!("first may be at most {max}"),
+        )),
+        Some(n) => Ok(n as usize),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unpaged_lists_are_priced_by_the_most_they_return() {
+        assert_eq!(list_cost(None, 500, 10), 5001);
+        assert_eq!(list_cost(Some(20), 500, 10), 201);
+        assert_eq!(list_cost(Some(100_000), 500, 10), 5001);
+        assert!(list_size("first", Some(501), 500).is_err());
+        assert!(list_size("first", Some(-1), 500).is_err());
+        assert_eq!(list_size("first", None, 500).unwrap(), 500);
+    }
 
     #[test]
     fn sizes_are_bounded_and_defaulted() {

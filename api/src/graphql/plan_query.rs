@@ -64,6 +64,17 @@ impl ActionPlanStat {
     }
 }
 
+/// Sectors are a fixed list of a few dozen; agencies and CSPs grow with the graph.
+fn plan_stats_cost(group_by: ActionPlanGroup, first: Option<i32>, child: usize) -> usize {
+    let most = match group_by {
+        ActionPlanGroup::Sector => 40,
+        ActionPlanGroup::Agency | ActionPlanGroup::Csp => {
+            crate::graphql::graph_query::MAX_STAT_ROWS
+        }
+    };
+    crate::graphql::page::list_cost(first, most, child)
+}
+
 /// `YYYY-MM-DD`, checked.
 pub fn date(field: &str, v: &str) -> Result<String, ApiError> {
     chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
@@ -75,11 +86,19 @@ pub fn date(field: &str, v: &str) -> Result<String, ApiError> {
 impl PlanQuery {
     /// Recommendations per action-plan status, per agency, CSP or sector, largest group
     /// first. A recommendation nobody has planned yet counts as `NOT_STARTED`.
+    /// At most `first` groups (default and most: 5,000).
+    #[graphql(complexity = "plan_stats_cost(group_by, first, child_complexity)")]
     async fn action_plan_stats(
         &self,
         ctx: &Context<'_>,
         group_by: ActionPlanGroup,
+        first: Option<i32>,
     ) -> Result<Vec<ActionPlanStat>> {
+        let first = crate::graphql::page::list_size(
+            "first",
+            first,
+            crate::graphql::graph_query::MAX_STAT_ROWS,
+        )?;
         let db = ctx.data_unchecked::<Db>();
         let by = match group_by {
             ActionPlanGroup::Agency => StatsBy::Agency,
@@ -121,6 +140,7 @@ impl PlanQuery {
         let mut out: Vec<ActionPlanStat> = groups.into_values().collect();
         // Stable: BTreeMap order breaks ties.
         out.sort_by_key(|s| std::cmp::Reverse(s.total));
+        out.truncate(first);
         Ok(out)
     }
 

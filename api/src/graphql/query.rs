@@ -57,14 +57,21 @@ impl CoreQuery {
         })
     }
 
-    /// Fetches objects by global id, in the order asked; `null` where none exists. At most 100.
+    /// Fetches objects by global id, in the order asked; `null` where none exists (an id
+    /// that is not one of this API's is `null` too). At most 100.
+    #[graphql(complexity = "crate::graphql::page::list_cost(None, 100, child_complexity)")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         if ids.len() > super::page::MAX_PAGE_SIZE {
             return Err(ApiError::bad_input("ids", "at most 100 ids per request").into());
         }
         let mut out = Vec::with_capacity(ids.len());
         // Loads are batched by the loaders: awaiting them together costs one query per type.
-        let futures = ids.into_iter().map(|id| self.node(ctx, id));
+        let futures = ids.into_iter().map(|id| async move {
+            if ids::decode("ids", &id).is_err() {
+                return Ok(None);
+            }
+            self.node(ctx, id).await
+        });
         for node in futures::future::join_all(futures).await {
             out.push(node?);
         }
@@ -263,6 +270,7 @@ impl CoreQuery {
     }
 
     /// The themes of the taxonomy, most recommendations first.
+    #[graphql(complexity = "crate::graphql::page::list_cost(None, 100, child_complexity)")]
     async fn themes(&self, ctx: &Context<'_>) -> Result<Vec<Theme>> {
         let db = ctx.data_unchecked::<Db>();
         let rows = db

@@ -161,6 +161,7 @@ impl TraceEntry {
     }
 
     /// The review's recommendations addressed to the agency, in printed order.
+    #[graphql(complexity = "crate::graphql::page::list_cost(None, 20, child_complexity)")]
     async fn recommendations(&self, ctx: &Context<'_>) -> Result<Vec<Recommendation>> {
         Ok(ctx
             .data_unchecked::<DataLoader<AddressedInReview>>()

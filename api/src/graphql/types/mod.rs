@@ -33,6 +33,18 @@ pub(crate) async fn child_page<L: ChildList>(
     args: PageArgs,
 ) -> ApiResult<Page<L::Row>> {
     let window = args.window(1)?;
+    // A nested list pages by position: a cursor of any other shape (a root list's, say) is
+    // refused rather than read as the start.
+    for (field, cursor) in [("after", &window.after), ("before", &window.before)] {
+        if let Some(values) = cursor
+            && !matches!(values.as_slice(), [super::page::CursorValue::Int(p)] if *p >= 0)
+        {
+            return Err(crate::error::ApiError::bad_input(
+                field,
+                "not a cursor returned by this connection",
+            ));
+        }
+    }
     let loader = ctx.data_unchecked::<DataLoader<ChildPages<L>>>();
     Ok(loader
         .load_one(ChildPageKey { parent, window })

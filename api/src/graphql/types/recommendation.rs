@@ -42,6 +42,7 @@ impl Recommendation {
     }
 
     /// The canonical agencies it is addressed to, in printed order.
+    #[graphql(complexity = "crate::graphql::page::list_cost(None, 3, child_complexity)")]
     async fn agencies(&self, ctx: &Context<'_>) -> Result<Vec<Agency>> {
         Ok(load::<AgenciesByRecommendation, _>(ctx, self.0.id)
             .await?
@@ -107,6 +108,7 @@ impl Recommendation {
     }
 
     /// Every change to its action plan, oldest first.
+    #[graphql(complexity = "crate::graphql::page::list_cost(None, 10, child_complexity)")]
     async fn status_history(&self, ctx: &Context<'_>) -> Result<Vec<StatusEvent>> {
         Ok(load::<HistoryByRecommendation, _>(ctx, self.0.id)
             .await?
