@@ -630,6 +630,7 @@ impl HealthWatch {
     pub async fn assert_fast(self) {
         let _ = self.stop.send(true);
         let (slowest, ok, failed) = self.task.await.unwrap();
+        eprintln!("/healthz during the attack: {ok} answers, slowest {slowest:?}");
         assert_eq!(failed, 0, "/healthz failed {failed} times (answered {ok})");
         assert!(ok > 0, "/healthz was never asked");
         assert!(

@@ -446,7 +446,7 @@ mod tests {
 
     #[test]
     fn nesting_is_measured_outside_strings_and_comments() {
-        assert_eq!(nesting("{ a { b(x: [1, [2]]) } }", 100), 4);
+        assert_eq!(nesting("{ a { b(x: [1, [2]]) } }", 100), 5);
         assert_eq!(nesting("{ a(x: \"{{{{[[[\") # {{{{\n }", 100), 2);
         assert_eq!(nesting("{ a(x: \"\"\" {{{ \\\"\"\" [[[ \"\"\") }", 100), 2);
         let deep = "[".repeat(1_000_000);
