@@ -217,8 +217,10 @@ pub async fn serve<E, F, Fut>(
                             }
                             w.gate.clone()
                         };
-                        match gate {
-                            Some(gate) => match gate(true).await {
+                        // Without a gate, the handshake has not happened: the engine closes
+                        // with 4401.
+                        if let Some(gate) = gate {
+                            match gate(true).await {
                                 Verdict::Go => {}
                                 Verdict::Limited(secs) => {
                                     let _ = inject.send(error_message(
@@ -232,9 +234,7 @@ pub async fn serve<E, F, Fut>(
                                     seen.lock().unwrap_or_else(|e| e.into_inner()).revoked = true;
                                     return Step::End;
                                 }
-                            },
-                            // Before the handshake: the engine closes with 4401.
-                            None => {}
+                            }
                         }
                         let mut w = seen.lock().unwrap_or_else(|e| e.into_inner());
                         if w.active.insert(id) {
