@@ -98,6 +98,40 @@ async fn deep_brackets_are_refused_before_parsing() {
         let (status, body) = app.post_as(None, &q, json!({})).await;
         assert_eq!(first_code(&body), "QUERY_TOO_DEEP", "{status} {body}");
     }
+    // Wide documents: 50,000 variables or arguments cost the parser and validator a second
+    // of CPU each; they are refused by a count of their tokens before parsing.
+    for q in [
+        format!(
+            "query({}) {{ __typename }}",
+            (0..50_000)
+                .map(|i| format!("$v{i}: Int"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        format!(
+            "{{ __typename({}) }}",
+            (0..50_000)
+                .map(|i| format!("a{i}: 1"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    ] {
+        let started = Instant::now();
+        let (status, body) = app.post_as(None, &q, json!({})).await;
+        assert_eq!(first_code(&body), "QUERY_TOO_COMPLEX", "{status} {body}");
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("tokens"),
+            "{body}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+    }
     // A quoted bracket is text, not nesting.
     let text = "[".repeat(100);
     app.query(

@@ -244,6 +244,9 @@ pub struct ServeConfig {
     /// validation, which walks each spread again).
     #[arg(long, env = "DHR_GRAPH_MAX_SELECTIONS", default_value_t = 5_000)]
     pub max_selections: usize,
+    /// Most tokens in one document, counted before it is parsed (a string value is one).
+    #[arg(long, env = "DHR_GRAPH_MAX_TOKENS", default_value_t = 20_000)]
+    pub max_tokens: usize,
     /// Refuse introspection queries (clients then need the published `schema.graphql`).
     #[arg(long, env = "DHR_GRAPH_NO_INTROSPECTION")]
     pub no_introspection: bool,
@@ -303,6 +306,7 @@ impl ServeConfig {
             aliases: self.max_aliases,
             introspection: !self.no_introspection,
             selections: self.max_selections,
+            tokens: self.max_tokens,
         }
     }
 

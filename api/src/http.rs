@@ -221,10 +221,12 @@ fn decode(s: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| "not UTF-8".to_owned())
 }
 
-/// The type of the operation a request would run, if its document parses and names one.
-pub fn operation_type(req: &Request) -> Option<OperationType> {
-    let doc = async_graphql::parser::parse_query(&req.query).ok()?;
-    match (&req.operation_name, doc.operations) {
+/// The type of the operation a request would run, if its document parses and names one
+/// (the parse is kept in the request, so it is not parsed again).
+pub fn operation_type(req: &mut Request) -> Option<OperationType> {
+    let name = req.operation_name.clone();
+    let doc = req.parsed_query().ok()?;
+    match (name, &doc.operations) {
         (Some(name), ops) => ops
             .iter()
             .find(|(n, _)| n.is_some_and(|n| n.as_str() == name))
@@ -241,7 +243,7 @@ pub fn operation_type(req: &Request) -> Option<OperationType> {
 }
 
 /// A GET may only read: a mutation over GET is refused with 405 and `Allow: POST`.
-pub fn check_get(req: &Request) -> Result<(), Rejection> {
+pub fn check_get(req: &mut Request) -> Result<(), Rejection> {
     match operation_type(req) {
         Some(OperationType::Mutation) | Some(OperationType::Subscription) => Err(Rejection {
             status: StatusCode::METHOD_NOT_ALLOWED,
@@ -357,9 +359,9 @@ mod tests {
         assert_eq!(req.query, "{ reviews { totalCount } }");
         assert!(read_get("variables=%7B").is_err());
         assert!(read_get("").is_err());
-        let m = read_get("query=mutation%20%7B%20x%20%7D").unwrap();
+        let mut m = read_get("query=mutation%20%7B%20x%20%7D").unwrap();
         assert_eq!(
-            check_get(&m).unwrap_err().status,
+            check_get(&mut m).unwrap_err().status,
             StatusCode::METHOD_NOT_ALLOWED
         );
     }

@@ -555,9 +555,21 @@ async fn accept_ws(
 }
 
 /// Executes a request, recording its operation, outcome and latency.
-async fn run(state: &AppState, mut req: async_graphql::Request) -> async_graphql::Response {
-    let operation = metrics::operation_name(&mut req);
+async fn run(state: &AppState, req: async_graphql::Request) -> async_graphql::Response {
     let started = Instant::now();
+    // The operation's name needs the parsed document: admitted first, so that a document
+    // is never parsed before its text is checked, nor on an async worker when it is big.
+    let mut req = match state.schema.admit(req).await {
+        Ok(req) => req,
+        Err(refused) => {
+            let resp = state.schema.finish_refusal(refused);
+            state
+                .metrics
+                .graphql_request("invalid", false, started.elapsed());
+            return resp;
+        }
+    };
+    let operation = metrics::operation_name(&mut req);
     let resp = execute(&state.schema, &state.db, req, state.batch_delay).await;
     state
         .metrics
@@ -581,10 +593,24 @@ async fn graphql_get(
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
     let media = http::MediaType::negotiate(&headers);
-    let req = match http::read_get(&query).and_then(|r| http::check_get(&r).map(|()| r)) {
+    let req = match http::read_get(&query) {
         Ok(r) => r,
         Err(rejected) => return rejected.into_response(media),
     };
+    // Whether it is a mutation is read from the parsed document: checked and parsed first.
+    let mut req = match state.schema.admit(req).await {
+        Ok(r) => r,
+        Err(refused) => {
+            return http::respond(
+                media,
+                state.schema.finish_refusal(refused),
+                state.max_response_bytes,
+            );
+        }
+    };
+    if let Err(rejected) = http::check_get(&mut req) {
+        return rejected.into_response(media);
+    }
     serve_request(&state, peer.ip(), media, &headers, req).await
 }
 

@@ -31,6 +31,10 @@ pub struct DocumentLimits {
     pub max_selections: usize,
     /// Brackets (`{`, `[`, `(`) open at once in the text.
     pub max_nesting: usize,
+    /// Tokens in the text: parsing and validating a document costs what it has of them (a
+    /// half-megabyte document of 50,000 variables or arguments takes the parser and validator
+    /// a second of CPU), while a string literal, however long, is one.
+    pub max_tokens: usize,
     /// Directives on one field or fragment (each is validated, and a repeated one is an
     /// error per repetition).
     pub max_directives: usize,
@@ -43,6 +47,7 @@ impl Default for DocumentLimits {
             introspection: true,
             max_selections: 5_000,
             max_nesting: 64,
+            max_tokens: 20_000,
             max_directives: 8,
         }
     }
@@ -65,19 +70,37 @@ fn bad_input(field: &str, message: String) -> Refused {
         .into_server_error(Default::default())
 }
 
-/// The deepest nesting of brackets in the text, outside strings and comments; stops
-/// counting once past `cap` (the answer is then `cap + 1`).
-pub fn nesting(text: &str, cap: usize) -> usize {
+/// What a scan of the text finds before it is parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TextShape {
+    /// The deepest nesting of brackets.
+    pub depth: usize,
+    /// Tokens: names, numbers, strings and punctuators (commas, comments and white space are
+    /// not tokens in GraphQL).
+    pub tokens: usize,
+}
+
+/// The shape of the text, outside strings and comments; stops scanning once the depth passes
+/// `max_depth` or the tokens `max_tokens` (the answer then says so by exceeding them).
+pub fn scan(text: &str, max_depth: usize, max_tokens: usize) -> TextShape {
     let bytes = text.as_bytes();
-    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    let (mut depth, mut deepest, mut tokens, mut i) = (0usize, 0usize, 0usize, 0usize);
+    let mut in_word = false;
     while i < bytes.len() {
-        match bytes[i] {
+        let b = bytes[i];
+        let word = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+');
+        if word && !in_word {
+            tokens += 1;
+        }
+        in_word = word;
+        match b {
             b'#' => {
                 while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
                     i += 1;
                 }
             }
             b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                tokens += 1;
                 i += 3;
                 while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
                     i += if bytes[i..].starts_with(b"\\\"\"\"") {
@@ -89,24 +112,39 @@ pub fn nesting(text: &str, cap: usize) -> usize {
                 i += 2;
             }
             b'"' => {
+                tokens += 1;
                 i += 1;
                 while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
                     i += if bytes[i] == b'\\' { 2 } else { 1 };
                 }
             }
             b'{' | b'[' | b'(' => {
+                tokens += 1;
                 depth += 1;
                 deepest = deepest.max(depth);
-                if deepest > cap {
-                    return cap + 1;
-                }
             }
-            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            b'}' | b']' | b')' => {
+                tokens += 1;
+                depth = depth.saturating_sub(1);
+            }
+            b':' | b'=' | b'@' | b'$' | b'!' | b'|' | b'&' => tokens += 1,
             _ => {}
+        }
+        if deepest > max_depth || tokens > max_tokens {
+            break;
         }
         i += 1;
     }
-    deepest
+    TextShape {
+        depth: deepest,
+        tokens,
+    }
+}
+
+/// The deepest nesting of brackets in the text, outside strings and comments; stops
+/// counting once past `cap` (the answer is then `cap + 1`).
+pub fn nesting(text: &str, cap: usize) -> usize {
+    scan(text, cap, usize::MAX).depth.min(cap + 1)
 }
 
 /// A character that no string input may hold: C0 controls other than tab, line feed and
@@ -290,8 +328,18 @@ pub fn count(doc: &ExecutableDocument) -> usize {
 impl DocumentLimits {
     /// The refusal of a text too deeply nested to parse safely.
     pub fn check_text(&self, text: &str) -> Result<(), Refused> {
-        let depth = nesting(text, self.max_nesting);
-        if depth > self.max_nesting {
+        let shape = scan(text, self.max_nesting, self.max_tokens);
+        if shape.tokens > self.max_tokens {
+            return Err(refusal(
+                format!(
+                    "the query has more than {} tokens; it is not parsed (long texts belong in \
+                     string values or variables, which count as one)",
+                    self.max_tokens
+                ),
+                "QUERY_TOO_COMPLEX",
+            ));
+        }
+        if shape.depth > self.max_nesting {
             return Err(refusal(
                 format!(
                     "the query nests brackets more than {} deep; it is not parsed",
@@ -456,6 +504,32 @@ mod tests {
             .check_text(&format!("{{ a(x: {deep}) }}"))
             .unwrap_err();
         assert_eq!(code(&err), "\"QUERY_TOO_DEEP\"");
+    }
+
+    #[test]
+    fn tokens_are_counted_and_strings_are_one() {
+        assert_eq!(
+            scan("{ reviews(first: 5) { totalCount } }", 64, 1000).tokens,
+            11
+        );
+        assert_eq!(
+            scan("{ a(x: \"many words in one string\") }", 64, 1000).tokens,
+            8
+        );
+        let vars = format!(
+            "query({}) {{ __typename }}",
+            (0..50_000)
+                .map(|i| format!("$v{i}: Int"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let limits = DocumentLimits::default();
+        let err = limits.check_text(&vars).unwrap_err();
+        assert_eq!(code(&err), "\"QUERY_TOO_COMPLEX\"");
+        let text = "x".repeat(500_000);
+        limits
+            .check_text(&format!("{{ a(x: \"{text}\") }}"))
+            .expect("one string is one token");
     }
 
     #[test]

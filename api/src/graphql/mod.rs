@@ -52,7 +52,25 @@ impl AppSchema {
     /// The request, parsed and checked against the document limits, or the refusal to answer
     /// instead. A document that does not parse goes on to the schema, which reports the syntax
     /// error itself.
-    async fn prepare(&self, mut request: Request) -> Result<(Request, Option<Doc>), Response> {
+    async fn prepare(&self, request: Request) -> Result<(Request, Option<Doc>), Response> {
+        let refused = |e| Response::from_errors(vec![e]);
+        let mut request = self.admit(request).await?;
+        let doc = match request.parsed_query() {
+            Ok(doc) => {
+                self.limits.check(doc).map_err(refused)?;
+                // Kept for `finish`: the schema consumes the request's own copy.
+                Some(Arc::new(doc.clone()))
+            }
+            Err(_) => None,
+        };
+        Ok((request, doc))
+    }
+
+    /// The checks of the text and variables, and the parse (off the async workers for a big
+    /// document; kept in the request). Anything that reads the document before execution (the
+    /// HTTP layer's GET check, the metrics' operation name) goes through this first, so that
+    /// no document is parsed before its text is checked.
+    pub async fn admit(&self, mut request: Request) -> Result<Request, Response> {
         let refused = |e| Response::from_errors(vec![e]);
         self.limits.check_text(&request.query).map_err(refused)?;
         limits::check_variables(&request.variables).map_err(refused)?;
@@ -69,15 +87,13 @@ impl AppSchema {
                 ))
             })?;
         }
-        let doc = match request.parsed_query() {
-            Ok(doc) => {
-                self.limits.check(doc).map_err(refused)?;
-                // Kept for `finish`: the schema consumes the request's own copy.
-                Some(Arc::new(doc.clone()))
-            }
-            Err(_) => None,
-        };
-        Ok((request, doc))
+        Ok(request)
+    }
+
+    /// A refusal from [`AppSchema::admit`] as the client sees it (codes set).
+    pub fn finish_refusal(&self, mut response: Response) -> Response {
+        crate::error::map_errors(&mut response);
+        response
     }
 
     /// The answer as the client sees it: keys in the query's order, failed fields placed as
@@ -153,6 +169,8 @@ pub struct Limits {
     pub introspection: bool,
     /// Fields once fragments are expanded.
     pub selections: usize,
+    /// Tokens of the text, before parsing.
+    pub tokens: usize,
 }
 
 impl Default for Limits {
@@ -163,6 +181,7 @@ impl Default for Limits {
             aliases: 30,
             introspection: true,
             selections: 5_000,
+            tokens: 20_000,
         }
     }
 }
@@ -211,6 +230,7 @@ pub fn build_schema(db: Db, bus: crate::events::EventBus, services: Services) ->
             max_aliases: services.limits.aliases,
             introspection: services.limits.introspection,
             max_selections: services.limits.selections,
+            max_tokens: services.limits.tokens,
             ..Default::default()
         },
         types,
