@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod plans;
 pub mod ratelimit;
+pub mod registry;
 pub mod search;
 pub mod server;
 pub mod similarity;

@@ -64,6 +64,10 @@ mirror! {
         Education,
         /// Collective addressees ("All Agencies"): counted apart from single bodies.
         Collective,
+        /// Community health trusts and services (district nursing, health visiting).
+        CommunityHealth,
+        /// Public health: council public health teams, UKHSA, OHID, Public Health Wales.
+        PublicHealth,
         /// Not yet curated.
         Other,
     }
