@@ -180,7 +180,7 @@ async fn merge_once(
         .await?;
     }
     // The parts and predecessors of the merged agency now belong to the one that remains.
-    for column in [agency::Column::ParentId, agency::Column::SuccessorId] {
+    for column in [agency::Column::ParentAgencyId, agency::Column::SuccessorId] {
         agency::Entity::update_many()
             .col_expr(column, Expr::value(target.id))
             .filter(column.eq(source.id))

@@ -25,7 +25,7 @@ pub struct Model {
     /// `LOCAL`, `REGIONAL` or `NATIONAL`, where known.
     pub scope: Option<String>,
     /// The body this one is part of (a council for its adult social care).
-    pub parent_id: Option<i32>,
+    pub parent_agency_id: Option<i32>,
     /// The body that took this one over, and the year it did.
     pub successor_id: Option<i32>,
     pub successor_year: Option<i32>,

@@ -13,15 +13,17 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+// `parent_agency_id`, not `parent_id`: the GraphQL loaders alias their grouping key as
+// `parent_id` next to `agency.*`, and two columns of one name would read the wrong one.
 const UP: &[&str] = &[
     "ALTER TABLE agency ADD COLUMN kind TEXT NOT NULL DEFAULT 'OTHER'",
     "ALTER TABLE agency ADD COLUMN registry_code TEXT NULL",
     "ALTER TABLE agency ADD COLUMN scope TEXT NULL",
-    "ALTER TABLE agency ADD COLUMN parent_id INTEGER NULL",
+    "ALTER TABLE agency ADD COLUMN parent_agency_id INTEGER NULL",
     "ALTER TABLE agency ADD COLUMN successor_id INTEGER NULL",
     "ALTER TABLE agency ADD COLUMN successor_year INTEGER NULL",
     "CREATE UNIQUE INDEX idx_agency_registry_code ON agency (registry_code)",
-    "CREATE INDEX idx_agency_parent ON agency (parent_id)",
+    "CREATE INDEX idx_agency_parent ON agency (parent_agency_id)",
     "CREATE INDEX idx_agency_successor ON agency (successor_id)",
     "CREATE INDEX idx_agency_kind ON agency (kind)",
     "ALTER TABLE agency_alias ADD COLUMN origin TEXT NOT NULL DEFAULT 'INGEST'",
@@ -50,7 +52,7 @@ const DOWN: &[&str] = &[
     "DROP INDEX idx_agency_registry_code",
     "ALTER TABLE agency DROP COLUMN successor_year",
     "ALTER TABLE agency DROP COLUMN successor_id",
-    "ALTER TABLE agency DROP COLUMN parent_id",
+    "ALTER TABLE agency DROP COLUMN parent_agency_id",
     "ALTER TABLE agency DROP COLUMN scope",
     "ALTER TABLE agency DROP COLUMN registry_code",
     "ALTER TABLE agency DROP COLUMN kind",

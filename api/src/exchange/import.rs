@@ -245,7 +245,7 @@ async fn write<C: ConnectionTrait>(
             }),
             registry_code: Set(None),
             scope: Set(None),
-            parent_id: Set(None),
+            parent_agency_id: Set(None),
             successor_id: Set(None),
             successor_year: Set(None),
         }

@@ -605,7 +605,7 @@ async fn create_agency<C: ConnectionTrait>(db: &C, spec: &Spec) -> Result<i32, D
         kind: Set(spec.kind.code().to_owned()),
         registry_code: Set(spec.code.clone()),
         scope: Set(spec.scope.map(|s| s.code().to_owned())),
-        parent_id: Set(None),
+        parent_agency_id: Set(None),
         successor_id: Set(None),
         successor_year: Set(None),
     }
@@ -640,7 +640,7 @@ async fn link_relatives<C: ConnectionTrait>(db: &C, id: i32, spec: &Spec) -> Res
         None => None,
     };
     agency::Entity::update_many()
-        .col_expr(agency::Column::ParentId, Expr::value(parent))
+        .col_expr(agency::Column::ParentAgencyId, Expr::value(parent))
         .col_expr(agency::Column::SuccessorId, Expr::value(successor))
         .col_expr(
             agency::Column::SuccessorYear,
@@ -652,7 +652,7 @@ async fn link_relatives<C: ConnectionTrait>(db: &C, id: i32, spec: &Spec) -> Res
     let (children, predecessors) = crate::registry::resolve::relatives_of(code);
     if !children.is_empty() {
         agency::Entity::update_many()
-            .col_expr(agency::Column::ParentId, Expr::value(id))
+            .col_expr(agency::Column::ParentAgencyId, Expr::value(id))
             .filter(agency::Column::RegistryCode.is_in(children))
             .exec(db)
             .await?;

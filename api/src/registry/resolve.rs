@@ -1037,6 +1037,28 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
         .map(|(_, s, k, why)| (s, k, why))
 }
 
+/// How surely `name` is one addressee, as a cost for splitting runs of names: 1 for a name
+/// the registry, curated list or generic names hold, 4 for one only a rule reads (so that
+/// three known names beat one long rule-shaped string), `None` for no name.
+pub fn name_cost(name: &str) -> Option<usize> {
+    let name = strip_defined_abbreviation(name);
+    let key = name_key(name);
+    if key.is_empty() {
+        return None;
+    }
+    if resolve_free(name).is_some()
+        || GENERIC_NAMES.iter().any(|(k, _)| *k == key)
+        || SERVICE_NAMES.iter().any(|(k, _)| *k == key)
+        || !registry().candidates(&key).is_empty()
+    {
+        Some(1)
+    } else if rule(name).is_some() {
+        Some(4)
+    } else {
+        None
+    }
+}
+
 /// Whether `name` reads as an addressee on its own: the parser splits a flat row's tail off
 /// only where it does. Context-free (no area), and never by the unresolved fallback.
 pub fn is_addressee(name: &str) -> bool {
