@@ -14,6 +14,7 @@ mod graph;
 mod ingest;
 mod ops;
 mod queries;
+mod registry;
 mod related;
 mod reliability;
 mod schema;

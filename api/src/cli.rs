@@ -139,6 +139,9 @@ async fn agencies(args: AgenciesArgs) -> ExitCode {
             }
             out.trim_end().to_owned()
         }),
+        AgencyAction::Explain { name, csp } => {
+            curation::explain(&db.conn, name, csp.as_deref()).await
+        }
     };
     match result {
         Ok(message) => {

@@ -487,3 +487,69 @@ impl From<CurationError> for crate::error::ApiError {
         }
     }
 }
+
+/// How `name` would resolve in a review of `csp`, and why, as lines for a person: what a
+/// curator's alias in this database says first, else what the registry says.
+pub async fn explain(
+    db: &DatabaseConnection,
+    name: &str,
+    csp: Option<&str>,
+) -> Result<String, CurationError> {
+    use crate::registry::resolve::{ReviewContext, resolve};
+    let key = name_key(name);
+    if key.is_empty() {
+        return Err(CurationError::EmptyName(name.to_owned()));
+    }
+    let mut out = format!(
+        "name\t{}\nregistry\t{}\n",
+        tidy(name),
+        crate::registry::VERSION
+    );
+    if let Some((alias, Some(a))) = agency_alias::Entity::find()
+        .filter(agency_alias::Column::Key.eq(key.as_str()))
+        .find_also_related(agency::Entity)
+        .one(db)
+        .await?
+        && alias.origin == crate::ingest::store::ORIGIN_CURATED
+    {
+        out.push_str(&format!(
+            "method\tCURATED\nagency\t{} ({})\nsector\t{}\nreason\ta curator's alias in this database\n",
+            a.name, a.slug, a.sector
+        ));
+        return Ok(out.trim_end().to_owned());
+    }
+    let csps: Vec<String> = csp.map(|c| vec![c.to_owned()]).unwrap_or_default();
+    let ctx = ReviewContext::new(&csps, [name]);
+    if let Some(c) = csp {
+        out.push_str(&match &ctx.area {
+            Some(a) => format!(
+                "area\t{} (force {}, ICB {})\n",
+                a.csp,
+                a.force.as_deref().unwrap_or("-"),
+                a.icb_ods.as_deref().unwrap_or("-")
+            ),
+            None => format!("area\t{c:?} is not a CSP the registry knows\n"),
+        });
+    }
+    let r = resolve(name, &ctx);
+    let spec = r.spec(name);
+    out.push_str(&format!(
+        "method\t{}\nagency\t{}\nsector\t{}\nkind\t{}\ncode\t{}\nreason\t{}",
+        r.method,
+        spec.name,
+        spec.sector,
+        spec.kind,
+        spec.code.as_deref().unwrap_or("-"),
+        r.reason
+    ));
+    if let Some(p) = &spec.parent_code {
+        out.push_str(&format!("\nparent\t{p}"));
+    }
+    if let Some((s, y)) = &spec.successor {
+        out.push_str(&format!(
+            "\nsuccessor\t{s}{}",
+            y.map(|y| format!(" ({y})")).unwrap_or_default()
+        ));
+    }
+    Ok(out)
+}

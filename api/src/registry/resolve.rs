@@ -131,6 +131,34 @@ const SERVICE_NAMES: &[(&str, Service)] = &[
     ("education", Service::Education),
 ];
 
+/// The service names as keys: [`name_key`] singularises the last word ("Children's
+/// Services" is `childrens service`), so the table is compared in the same form.
+fn service_keys() -> &'static [(String, Service)] {
+    static CELL: std::sync::OnceLock<Vec<(String, Service)>> = std::sync::OnceLock::new();
+    CELL.get_or_init(|| {
+        let mut v: Vec<(String, Service)> = SERVICE_NAMES
+            .iter()
+            .map(|(n, s)| (name_key(n), *s))
+            .collect();
+        // Longest first, so "adult social care and health" is not read as "... health".
+        v.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+        v.dedup();
+        v
+    })
+}
+
+fn generic_role(key: &str) -> Option<Role> {
+    static CELL: std::sync::OnceLock<HashMap<String, Role>> = std::sync::OnceLock::new();
+    CELL.get_or_init(|| {
+        GENERIC_NAMES
+            .iter()
+            .map(|(n, r)| (name_key(n), *r))
+            .collect()
+    })
+    .get(key)
+    .copied()
+}
+
 /// What a generic name stands for in its review's area.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
@@ -471,8 +499,8 @@ fn registered(key: &str, area: Option<&Area>) -> Option<(usize, bool)> {
 fn service_of(key: &str, area: Option<&Area>) -> Option<(usize, Service)> {
     let r = registry();
     let mut best: Option<(usize, Service)> = None;
-    for (suffix, service) in SERVICE_NAMES {
-        let prefix = if key == *suffix {
+    for (suffix, service) in service_keys() {
+        let prefix = if key == suffix {
             ""
         } else if let Some(p) = key.strip_suffix(suffix).and_then(|p| p.strip_suffix(' ')) {
             p
@@ -1047,8 +1075,8 @@ pub fn name_cost(name: &str) -> Option<usize> {
         return None;
     }
     if resolve_free(name).is_some()
-        || GENERIC_NAMES.iter().any(|(k, _)| *k == key)
-        || SERVICE_NAMES.iter().any(|(k, _)| *k == key)
+        || generic_role(&key).is_some()
+        || service_keys().iter().any(|(k, _)| *k == key)
         || !registry().candidates(&key).is_empty()
     {
         Some(1)
@@ -1068,8 +1096,8 @@ pub fn is_addressee(name: &str) -> bool {
         return false;
     }
     resolve_free(name).is_some()
-        || GENERIC_NAMES.iter().any(|(k, _)| *k == key)
-        || SERVICE_NAMES.iter().any(|(k, _)| *k == key)
+        || generic_role(&key).is_some()
+        || service_keys().iter().any(|(k, _)| *k == key)
         || !registry().candidates(&key).is_empty()
         || rule(name).is_some()
 }
