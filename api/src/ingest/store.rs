@@ -440,11 +440,35 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
         .collect();
     let mut wanted: Vec<(String, String)> = wanted.into_iter().collect();
     wanted.sort();
+    // Curated agencies the registry has not yet described (a database from before it):
+    // they keep their identity and gain the register's code, kind and scope.
+    let curated_ids: Vec<i32> = aliases
+        .values()
+        .filter(|a| a.origin == ORIGIN_CURATED)
+        .map(|a| a.agency_id)
+        .collect();
+    let undescribed: BTreeSet<i32> = if curated_ids.is_empty() {
+        BTreeSet::new()
+    } else {
+        agency::Entity::find()
+            .select_only()
+            .column(agency::Column::Id)
+            .filter(agency::Column::Id.is_in(curated_ids))
+            .filter(agency::Column::RegistryCode.is_null())
+            .into_tuple::<i32>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect()
+    };
     let mut resolved: Vec<(String, String, Resolution)> = Vec::new();
     for (key, printed) in wanted {
         if let Some(alias) = aliases.get(&key)
             && alias.origin == ORIGIN_CURATED
         {
+            if undescribed.contains(&alias.agency_id) {
+                describe(db, alias.agency_id, &resolve(&printed, ctx), &printed).await?;
+            }
             found.insert(
                 key,
                 Link {
@@ -554,6 +578,47 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
         );
     }
     Ok((found, created))
+}
+
+/// Gives a curated agency the register's code, kind and scope when the name resolves the
+/// same way in every review and no other agency holds that code; its name, sector and links
+/// stay the curator's.
+async fn describe<C: ConnectionTrait>(
+    db: &C,
+    agency_id: i32,
+    resolution: &Resolution,
+    printed: &str,
+) -> Result<(), DbErr> {
+    let spec = resolution.spec(printed);
+    let Some(code) = spec.code.clone().filter(|_| resolution.context_free) else {
+        return Ok(());
+    };
+    if agency::Entity::find()
+        .filter(agency::Column::RegistryCode.eq(code.as_str()))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    agency::Entity::update_many()
+        .col_expr(
+            agency::Column::RegistryCode,
+            sea_orm::sea_query::Expr::value(code),
+        )
+        .col_expr(
+            agency::Column::Kind,
+            sea_orm::sea_query::Expr::value(spec.kind.code()),
+        )
+        .col_expr(
+            agency::Column::Scope,
+            sea_orm::sea_query::Expr::value(spec.scope.map(|s| s.code())),
+        )
+        .filter(agency::Column::Id.eq(agency_id))
+        .filter(agency::Column::RegistryCode.is_null())
+        .exec(db)
+        .await?;
+    link_relatives(db, agency_id, &spec).await
 }
 
 /// An agency made before the registry knew its body (an older database, or the curated
