@@ -35,7 +35,7 @@ fn rows(data: &Value) -> Vec<Value> {
         .clone()
 }
 
-fn addressee<'a>(row: &'a Value, n: usize) -> &'a Value {
+fn addressee(row: &Value, n: usize) -> &Value {
     &row["addressees"][n]
 }
 

@@ -1107,6 +1107,69 @@ pub fn the_registry() -> &'static Registry {
     registry()
 }
 
+/// The registry codes of a body's children, and of its predecessors with the year they
+/// handed over: what to link when the body's agency is created. A council's services are
+/// children by code (`gss:X/adult-social-care`); a service's predecessors are the same
+/// services of the predecessor councils.
+pub fn relatives_of(code: &str) -> (Vec<String>, Vec<(String, Option<i32>)>) {
+    let r = registry();
+    let (base, service) = match code.split_once('/') {
+        Some((b, s)) => (b, Some(s)),
+        None => (code, None),
+    };
+    let Some(index) = r.by_code(base) else {
+        return (Vec::new(), Vec::new());
+    };
+    let with_service = |c: &str| match service {
+        Some(s) => format!("{c}/{s}"),
+        None => c.to_owned(),
+    };
+    let predecessors = r
+        .predecessors(index)
+        .iter()
+        .map(|p| {
+            let b = r.body(*p);
+            (with_service(&b.code), b.successor.and_then(|(_, y)| y))
+        })
+        .collect();
+    let mut children: Vec<String> = Vec::new();
+    if service.is_none() {
+        children.extend(r.children(index).iter().map(|c| r.body(*c).code.clone()));
+        for (_, s) in SERVICE_NAMES {
+            let c = service_code(code, *s);
+            if !children.contains(&c) {
+                children.push(c);
+            }
+        }
+    }
+    (children, predecessors)
+}
+
+/// A registered body a name that resolved only by its form may have meant: "Ashford County
+/// Council" (no such council) suggests Kent County Council and Ashford Borough Council, the
+/// councils of the place it names. Shown to a curator; never merged.
+pub fn suggest(name: &str) -> Option<String> {
+    let r = registry();
+    let words: Vec<&str> = name.split_whitespace().collect();
+    for cut in (1..words.len()).rev() {
+        let place = words[..cut].join(" ");
+        if let Some(area) = r.area(&place) {
+            let mut names: Vec<&str> = r
+                .upper_tier(area)
+                .into_iter()
+                .chain(r.lower_tier(area))
+                .map(|b| r.body(b).name.as_str())
+                .collect();
+            names.dedup();
+            if names.is_empty() || names.iter().any(|n| name_key(n) == name_key(name)) {
+                return None;
+            }
+            return Some(format!("did you mean {}?", names.join(" or ")));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1359,67 +1422,4 @@ mod tests {
         assert!(!is_addressee("do it now"));
         assert!(!is_addressee("Ambridge"));
     }
-}
-
-/// The registry codes of a body's children, and of its predecessors with the year they
-/// handed over: what to link when the body's agency is created. A council's services are
-/// children by code (`gss:X/adult-social-care`); a service's predecessors are the same
-/// services of the predecessor councils.
-pub fn relatives_of(code: &str) -> (Vec<String>, Vec<(String, Option<i32>)>) {
-    let r = registry();
-    let (base, service) = match code.split_once('/') {
-        Some((b, s)) => (b, Some(s)),
-        None => (code, None),
-    };
-    let Some(index) = r.by_code(base) else {
-        return (Vec::new(), Vec::new());
-    };
-    let with_service = |c: &str| match service {
-        Some(s) => format!("{c}/{s}"),
-        None => c.to_owned(),
-    };
-    let predecessors = r
-        .predecessors(index)
-        .iter()
-        .map(|p| {
-            let b = r.body(*p);
-            (with_service(&b.code), b.successor.and_then(|(_, y)| y))
-        })
-        .collect();
-    let mut children: Vec<String> = Vec::new();
-    if service.is_none() {
-        children.extend(r.children(index).iter().map(|c| r.body(*c).code.clone()));
-        for (_, s) in SERVICE_NAMES {
-            let c = service_code(code, *s);
-            if !children.contains(&c) {
-                children.push(c);
-            }
-        }
-    }
-    (children, predecessors)
-}
-
-/// A registered body a name that resolved only by its form may have meant: "Ashford County
-/// Council" (no such council) suggests Kent County Council and Ashford Borough Council, the
-/// councils of the place it names. Shown to a curator; never merged.
-pub fn suggest(name: &str) -> Option<String> {
-    let r = registry();
-    let words: Vec<&str> = name.split_whitespace().collect();
-    for cut in (1..words.len()).rev() {
-        let place = words[..cut].join(" ");
-        if let Some(area) = r.area(&place) {
-            let mut names: Vec<&str> = r
-                .upper_tier(area)
-                .into_iter()
-                .chain(r.lower_tier(area))
-                .map(|b| r.body(b).name.as_str())
-                .collect();
-            names.dedup();
-            if names.is_empty() || names.iter().any(|n| name_key(n) == name_key(name)) {
-                return None;
-            }
-            return Some(format!("did you mean {}?", names.join(" or ")));
-        }
-    }
-    None
 }
