@@ -216,3 +216,65 @@ both! {
         assert!(out.contains("method\tCONTEXT") && out.contains("West Midlands Police"), "{out}");
     }
 }
+
+both! {
+    async fn an_existing_database_upgrades_keeping_links_aliases_and_curated_decisions(backend: Backend) {
+        use migration::MigratorTrait;
+        use sea_orm::ConnectionTrait;
+        let database = TestDb::new(backend).await;
+        {
+            // The database as the release before the registry left it (migration 10).
+            let url = match backend {
+                Backend::Sqlite => format!("{}?mode=rwc", database.url),
+                Backend::Postgres => database.url.clone(),
+            };
+            let conn = sea_orm::Database::connect(&url).await.unwrap();
+            migration::Migrator::up(&conn, Some(10)).await.unwrap();
+            for sql in [
+                "INSERT INTO agency (slug, name, sector, review_count, recommendation_count) VALUES \
+                 ('kent-police', 'Kent Police', 'POLICE', 1, 1), \
+                 ('town-borough-council', 'Town Borough Council', 'OTHER', 1, 1), \
+                 ('office-of-the-police-and-crime-commissioner', 'Office of the Police and Crime Commissioner', 'POLICING_OVERSIGHT', 1, 1)",
+                "INSERT INTO agency_alias (agency_id, name, key) SELECT id, 'Kent Police', 'kent police' FROM agency WHERE slug = 'kent-police'",
+                "INSERT INTO agency_alias (agency_id, name, key) SELECT id, 'Kent Constab', 'kent constab' FROM agency WHERE slug = 'kent-police'",
+                "INSERT INTO agency_alias (agency_id, name, key) SELECT id, 'Town Borough Council', 'town borough council' FROM agency WHERE slug = 'town-borough-council'",
+                "INSERT INTO agency_alias (agency_id, name, key) SELECT id, 'OPCC', 'opcc' FROM agency WHERE slug = 'office-of-the-police-and-crime-commissioner'",
+                "INSERT INTO review (source_key, title, published, summary, stated_recommendation_count, recommendation_count, incomplete, review_type, content_hash, created_at, updated_at) \
+                 VALUES ('url:https://example.org/old', 'Old review', '2020-01', 's', 1, 1, FALSE, 'DHR', 'h', '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:00+00:00')",
+                "INSERT INTO recommendation (review_id, position, label, text, addressed_to) SELECT id, 1, '1', 'Do it.', 'Kent Police | Town Borough Council | OPCC' FROM review",
+                "INSERT INTO recommendation_agency (recommendation_id, agency_id, position) SELECT r.id, a.id, 1 FROM recommendation r, agency a",
+            ] {
+                conn.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }
+        let app = TestApp::start(database, false).await;
+        let conn = sea_orm::Database::connect(&app.database.url).await.unwrap();
+        let one = |sql: &'static str| {
+            let conn = conn.clone();
+            async move {
+                let row = conn.query_one_raw(sea_orm::Statement::from_string(conn.get_database_backend(), sql)).await.unwrap().unwrap();
+                row.try_get_by_index::<String>(0).unwrap()
+            }
+        };
+        assert_eq!(one("SELECT CAST(COUNT(*) AS TEXT) FROM recommendation_agency").await, "3", "every link kept");
+        assert_eq!(one("SELECT method FROM recommendation_agency ra JOIN agency a ON a.id = ra.agency_id WHERE a.slug = 'kent-police'").await, "CURATED");
+        assert_eq!(one("SELECT method FROM recommendation_agency ra JOIN agency a ON a.id = ra.agency_id WHERE a.slug = 'town-borough-council'").await, "UNRESOLVED");
+        assert_eq!(one("SELECT origin FROM agency_alias WHERE key = 'kent constab'").await, "CURATED");
+        assert_eq!(one("SELECT origin FROM agency_alias WHERE key = 'opcc'").await, "INGEST", "a generic name is not kept as one national body");
+
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir, "new.txt", &table_page("kent-new", "Kent", "May 2024", &[
+            ("Do it.", &["Kent Constab"]),
+            ("Fund IDVAs.", &["OPCC"]),
+        ]));
+        let (code, out, err) = ingest(&app.database.url, &[dir.path()]);
+        assert_eq!(code, 0, "{out}{err}");
+        let d = app.query("{ agency(slug: \"kent-police\") { reviewCount registryCode kind } }", json!({})).await;
+        assert_eq!(d["agency"]["reviewCount"], 2, "the curator's alias still leads to the same agency: {d}");
+        assert_eq!(d["agency"]["registryCode"], "force:kent", "and it gained the register's code");
+        let r = rows(&app.query(RECS, json!({ "csp": "Kent" })).await);
+        let opcc = addressee(&r[1], 0);
+        assert_eq!(opcc["resolution"]["method"], "CONTEXT");
+        assert_ne!(opcc["agency"]["slug"], "office-of-the-police-and-crime-commissioner");
+    }
+}

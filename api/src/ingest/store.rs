@@ -447,15 +447,16 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
         .filter(|a| a.origin == ORIGIN_CURATED)
         .map(|a| a.agency_id)
         .collect();
-    let undescribed: BTreeSet<i32> = if curated_ids.is_empty() {
-        BTreeSet::new()
+    let mut undescribed: HashMap<i32, String> = if curated_ids.is_empty() {
+        HashMap::new()
     } else {
         agency::Entity::find()
             .select_only()
             .column(agency::Column::Id)
+            .column(agency::Column::Name)
             .filter(agency::Column::Id.is_in(curated_ids))
             .filter(agency::Column::RegistryCode.is_null())
-            .into_tuple::<i32>()
+            .into_tuple::<(i32, String)>()
             .all(db)
             .await?
             .into_iter()
@@ -466,8 +467,9 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
         if let Some(alias) = aliases.get(&key)
             && alias.origin == ORIGIN_CURATED
         {
-            if undescribed.contains(&alias.agency_id) {
-                describe(db, alias.agency_id, &resolve(&printed, ctx), &printed).await?;
+            // By the agency's own name: the curator's alias may be one no register holds.
+            if let Some(name) = undescribed.remove(&alias.agency_id) {
+                describe(db, alias.agency_id, &resolve(&name, ctx), &name).await?;
             }
             found.insert(
                 key,

@@ -104,6 +104,8 @@ pub struct Registry {
     councils: HashMap<String, Vec<usize>>,
     /// By short-name key.
     las: HashMap<String, La>,
+    /// A council body's short-name key, so that no lookup scans the authorities.
+    la_of_body: HashMap<usize, String>,
     /// By CSP name key (DHRD names and their ONS names).
     csps: HashMap<String, Area>,
     /// Current police and crime commissioner (or mayoral office) per force id.
@@ -295,6 +297,7 @@ impl Builder {
             by_code: self.by_code,
             keys: self.keys,
             councils: self.councils,
+            la_of_body: self.las.iter().map(|(k, l)| (l.body, k.clone())).collect(),
             las: self.las,
             csps: self.csps,
             pcc_of_force: self.pcc_of_force,
@@ -959,7 +962,8 @@ impl Registry {
             if let Some(la) = self
                 .councils(&stripped)
                 .first()
-                .and_then(|b| self.las.values().find(|l| l.body == *b))
+                .and_then(|b| self.la_of_body.get(b))
+                .and_then(|k| self.las.get(k))
                 && let Some(a) = self.csps.get(&la.short_key)
             {
                 return Some(a);
@@ -1019,7 +1023,11 @@ impl Registry {
         if out.len() > 1
             && let Some(county) = out.iter().copied().find(|b| {
                 self.bodies[*b].kind == AgencyKind::LocalAuthority
-                    && self.las.values().any(|l| l.body == *b && l.county)
+                    && self
+                        .la_of_body
+                        .get(b)
+                        .and_then(|k| self.las.get(k))
+                        .is_some_and(|l| l.county && l.body == *b)
             })
         {
             return vec![county];
