@@ -994,6 +994,9 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
         (
             starts("department for")
                 || starts("department of")
+                || starts("home office")
+                || has("immigration")
+                || has("border force")
                 || starts("ministry of")
                 || starts("hm")
                 || starts("his majestys")
@@ -1399,12 +1402,23 @@ mod tests {
             ("NHS Borsetshire", Sector::HealthCommissioning),
             ("Borsetshire Women's Aid", Sector::SpecialistDomesticAbuse),
             ("National Government", Sector::NationalGovernment),
+            (
+                "Home Office Immigration Enforcement Unit",
+                Sector::NationalGovernment,
+            ),
         ] {
             let r = resolve(printed, &none());
             assert_eq!(r.method, Method::Rule, "{printed}: {r:?}");
             assert_eq!(r.spec(printed).sector, sector, "{printed}");
             assert_eq!(r.spec(printed).name, printed, "rules never rename or merge");
         }
+    }
+
+    #[test]
+    fn national_providers_in_the_curated_list() {
+        let (_, sector, method) = resolved("CGL", &none());
+        assert_eq!((sector, method), (Sector::SubstanceMisuse, Method::Curated));
+        assert_eq!(resolved("Peabody", &none()).1, Sector::Housing);
     }
 
     #[test]
