@@ -278,3 +278,18 @@ both! {
         assert_ne!(opcc["agency"]["slug"], "office-of-the-police-and-crime-commissioner");
     }
 }
+
+both! {
+    async fn a_pages_csp_is_the_dhrd_csp_of_its_area(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir, "a.txt", &table_page("dudley-a", "Safe and Sound (the Dudley Community Safety Partnership)", "May 2024", &[("Do it.", &["Police"])]));
+        write(&dir, "b.txt", &table_page("dudley-b", "Dudley", "June 2024", &[("Do it.", &["Police"])]));
+        let (code, out, err) = ingest(&app.database.url, &[dir.path()]);
+        assert_eq!(code, 0, "{out}{err}");
+        let d = app.query("{ csps { totalCount nodes { name reviews { totalCount } } } agencies { nodes { name reviewCount } } }", json!({})).await;
+        assert_eq!(d["csps"]["totalCount"], 1, "{d}");
+        assert_eq!(d["csps"]["nodes"][0]["name"], "Dudley");
+        assert_eq!(d["agencies"]["nodes"], json!([{ "name": "West Midlands Police", "reviewCount": 2 }]));
+    }
+}

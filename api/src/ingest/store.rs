@@ -361,7 +361,14 @@ pub async fn resolve_csp<C: ConnectionTrait>(db: &C, name: &str) -> Result<i32, 
     if let Some(alias) = by_alias(key.clone()).await? {
         return Ok(alias.csp_id);
     }
-    let canonical = super::curated::canonical_csp(name).unwrap_or(name);
+    // The curated CSP list first, then the registry's CSP areas: "Safe and Sound (the Dudley
+    // Community Safety Partnership)" is the DHRD's "Dudley".
+    let from_registry = crate::registry::registry()
+        .area(name)
+        .map(|a| a.csp.clone());
+    let canonical = super::curated::canonical_csp(name)
+        .or(from_registry.as_deref())
+        .unwrap_or(name);
     let csp_id = match by_alias(name_key(canonical)).await? {
         Some(alias) => alias.csp_id,
         None => {
