@@ -438,13 +438,20 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
         return Ok((found, 0));
     }
     // Two batched lookups, whatever the page's size: aliases by key, agencies by code.
-    let aliases: HashMap<String, agency_alias::Model> = agency_alias::Entity::find()
+    // With each alias its agency, so that a name seen before needs no second lookup.
+    let mut by_code: HashMap<String, i32> = HashMap::new();
+    let mut aliases: HashMap<String, agency_alias::Model> = HashMap::new();
+    for (alias, agency) in agency_alias::Entity::find()
         .filter(agency_alias::Column::Key.is_in(wanted.keys().cloned()))
+        .find_also_related(agency::Entity)
         .all(db)
         .await?
-        .into_iter()
-        .map(|a| (a.key.clone(), a))
-        .collect();
+    {
+        if let Some(code) = agency.and_then(|a| a.registry_code) {
+            by_code.insert(code, alias.agency_id);
+        }
+        aliases.insert(alias.key.clone(), alias);
+    }
     let mut wanted: Vec<(String, String)> = wanted.into_iter().collect();
     wanted.sort();
     // Curated agencies the registry has not yet described (a database from before it):
@@ -491,21 +498,20 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
         let resolution = resolve(&printed, ctx);
         resolved.push((key, printed, resolution));
     }
+    // Only the codes no alias led to: none, once a page's names have been seen.
     let codes: Vec<String> = resolved
         .iter()
         .filter_map(|(_, p, r)| r.spec(p).code)
+        .filter(|c| !by_code.contains_key(c))
         .collect();
-    let mut by_code: HashMap<String, i32> = HashMap::new();
-    if !codes.is_empty() {
-        for chunk in codes.chunks(500) {
-            for a in agency::Entity::find()
-                .filter(agency::Column::RegistryCode.is_in(chunk.to_vec()))
-                .all(db)
-                .await?
-            {
-                if let Some(code) = a.registry_code {
-                    by_code.insert(code, a.id);
-                }
+    for chunk in codes.chunks(500) {
+        for a in agency::Entity::find()
+            .filter(agency::Column::RegistryCode.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            if let Some(code) = a.registry_code {
+                by_code.insert(code, a.id);
             }
         }
     }

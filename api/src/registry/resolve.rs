@@ -741,9 +741,16 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
     );
     let n = n.replace([',', '.', '(', ')'], " ");
     let n = format!(" {} ", n.split_whitespace().collect::<Vec<_>>().join(" "));
-    let has = |w: &str| n.contains(&format!(" {w} "));
-    let ends = |w: &str| n.ends_with(&format!(" {w} "));
-    let starts = |w: &str| n.starts_with(&format!(" {w} "));
+    // Whole words of the space-padded name, without allocating: ingest runs these for
+    // every name no register holds.
+    let bytes = n.as_bytes();
+    let word_at =
+        |i: usize, w: &str| i > 0 && bytes[i - 1] == b' ' && bytes.get(i + w.len()) == Some(&b' ');
+    let has = |w: &str| n.match_indices(w).any(|(i, _)| word_at(i, w));
+    let ends = |w: &str| {
+        n.len() > w.len() + 1 && word_at(n.len() - 1 - w.len(), w) && n[..n.len() - 1].ends_with(w)
+    };
+    let starts = |w: &str| n[1..].starts_with(w) && word_at(1, w);
     use AgencyKind as K;
     use Sector as S;
     let rules: [(bool, S, K, &'static str); 34] = [
