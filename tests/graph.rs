@@ -116,7 +116,7 @@ both! {
         }
         let kmpt_police = all["edges"].as_array().unwrap().iter().any(|e| {
             let ends = [e["source"]["name"].as_str().unwrap(), e["target"]["name"].as_str().unwrap()];
-            ends.contains(&"Kent Police") && ends.contains(&"Kent and Medway NHS and Social Care Partnership Trust")
+            ends.contains(&"Kent Police") && ends.contains(&"Kent and Medway Mental Health NHS Trust")
         });
         assert!(kmpt_police, "KMPT and Kent Police share a review");
         assert!(all["nodes"].as_array().unwrap().iter().all(|n| n["agency"]["name"] != "All Agencies"));

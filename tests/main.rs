@@ -15,6 +15,7 @@ mod graph;
 mod ingest;
 mod ops;
 mod queries;
+mod registry;
 mod related;
 mod reliability;
 mod schema;

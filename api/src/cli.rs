@@ -123,15 +123,25 @@ async fn agencies(args: AgenciesArgs) -> ExitCode {
                 .map(|a| format!("{} is now {}", a.name, a.sector))
         }
         AgencyAction::Unknown => curation::unknown(&db.conn).await.map(|list| {
-            let mut out = String::from("slug\trecommendations\treviews\tname\n");
-            for a in list {
+            let mut out =
+                String::from("slug\trecommendations\treviews\tname\tmethod\tsuggestion\n");
+            for u in list {
+                let a = u.agency;
                 out.push_str(&format!(
-                    "{}\t{}\t{}\t{}\n",
-                    a.slug, a.recommendation_count, a.review_count, a.name
+                    "{}\t{}\t{}\t{}\t{}\t{}\n",
+                    a.slug,
+                    a.recommendation_count,
+                    a.review_count,
+                    a.name,
+                    u.method,
+                    u.suggestion.unwrap_or_default()
                 ));
             }
             out.trim_end().to_owned()
         }),
+        AgencyAction::Explain { name, csp } => {
+            curation::explain(&db.conn, name, csp.as_deref()).await
+        }
     };
     match result {
         Ok(message) => {

@@ -170,8 +170,18 @@ pub enum AgencyAction {
         /// The sector code.
         sector: String,
     },
-    /// List agencies not yet curated (sector OTHER), most recommendations first.
+    /// List agencies resolved only by a rule (RULE) or not at all (UNRESOLVED), most
+    /// recommendations first, with a registered body each may have meant.
     Unknown,
+    /// Show how NAME would resolve, and why: a curator's alias, a register entry, an
+    /// abbreviation, a council service, the review's area, a rule, or nothing.
+    Explain {
+        /// The name as printed in an "Addressed to" cell.
+        name: String,
+        /// The review's CSP, for generic names ("Police") and ambiguous aliases.
+        #[arg(long)]
+        csp: Option<String>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]

@@ -16,7 +16,7 @@ use sea_orm::{
 use crate::domain::Sector;
 use crate::domain::normalise::{name_key, tidy};
 use crate::graph::derived::Change;
-use crate::ingest::store::refresh_agency_counts;
+use crate::ingest::store::{ORIGIN_CURATED, refresh_agency_counts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CurationError {
@@ -141,12 +141,23 @@ async fn merge_once(
             recommendation_agency::Column::AgencyId,
             Expr::value(target.id),
         )
+        .col_expr(
+            recommendation_agency::Column::Method,
+            Expr::value(crate::domain::Method::Curated.code()),
+        )
+        .col_expr(
+            recommendation_agency::Column::Reason,
+            Expr::value(format!("merged by a curator into {}", target.name)),
+        )
         .filter(recommendation_agency::Column::AgencyId.eq(source.id))
         .exec(&txn)
         .await?;
     move_mentions(&txn, source.id, target.id).await?;
+    // Every name of the merged agency is now a curator's decision: it must win over the
+    // registry at the next ingest, or the merge would come undone.
     agency_alias::Entity::update_many()
         .col_expr(agency_alias::Column::AgencyId, Expr::value(target.id))
+        .col_expr(agency_alias::Column::Origin, Expr::value(ORIGIN_CURATED))
         .filter(agency_alias::Column::AgencyId.eq(source.id))
         .exec(&txn)
         .await?;
@@ -163,9 +174,18 @@ async fn merge_once(
             agency_id: Set(target.id),
             name: Set(source.name.clone()),
             key: Set(key),
+            origin: Set(ORIGIN_CURATED.to_owned()),
         }
         .insert(&txn)
         .await?;
+    }
+    // The parts and predecessors of the merged agency now belong to the one that remains.
+    for column in [agency::Column::ParentAgencyId, agency::Column::SuccessorId] {
+        agency::Entity::update_many()
+            .col_expr(column, Expr::value(target.id))
+            .filter(column.eq(source.id))
+            .exec(&txn)
+            .await?;
     }
     derived.finish(&txn, &reviews).await?;
     agency::Entity::delete_by_id(source.id).exec(&txn).await?;
@@ -197,7 +217,14 @@ pub async fn add_alias(
         .await?
     {
         return match existing.1 {
-            Some(owner) if owner.id == target.id => Ok(target),
+            Some(owner) if owner.id == target.id => {
+                // Confirmed by a curator: from now on it wins over the registry.
+                let mut update: agency_alias::ActiveModel = existing.0.into();
+                update.origin = Set(ORIGIN_CURATED.to_owned());
+                update.update(&txn).await?;
+                txn.commit().await?;
+                Ok(target)
+            }
             Some(owner) => Err(CurationError::AliasTaken {
                 alias: name.to_owned(),
                 owner: owner.name,
@@ -210,6 +237,7 @@ pub async fn add_alias(
         agency_id: Set(target.id),
         name: Set(tidy(name)),
         key: Set(key),
+        origin: Set(ORIGIN_CURATED.to_owned()),
     }
     .insert(&txn)
     .await?;
@@ -241,23 +269,79 @@ async fn set_sector_once(
     // The sector buckets of `actionPlanStats` follow the agency.
     let reviews = reviews_naming(&txn, found.id).await?;
     let derived = Change::begin(&txn, &reviews).await?;
+    let id = found.id;
     let mut update: agency::ActiveModel = found.into();
     update.sector = Set(sector.code().to_owned());
     let updated = update.update(&txn).await?;
+    // Its links are now a curator's decision, and no longer "unknown".
+    recommendation_agency::Entity::update_many()
+        .col_expr(
+            recommendation_agency::Column::Method,
+            Expr::value(crate::domain::Method::Curated.code()),
+        )
+        .col_expr(
+            recommendation_agency::Column::Reason,
+            Expr::value(format!("sector set to {} by a curator", sector.code())),
+        )
+        .filter(recommendation_agency::Column::AgencyId.eq(id))
+        .exec(&txn)
+        .await?;
     derived.finish(&txn, &reviews).await?;
     txn.commit().await?;
     Ok(updated)
 }
 
-/// Agencies not yet curated (sector `OTHER`), most recommendations first.
-pub async fn unknown(db: &DatabaseConnection) -> Result<Vec<agency::Model>, CurationError> {
-    Ok(agency::Entity::find()
-        .filter(agency::Column::Sector.eq(Sector::Other.code()))
+/// An agency whose names no register, abbreviation, service or context resolved.
+#[derive(Debug, Clone)]
+pub struct Unknown {
+    pub agency: agency::Model,
+    /// `UNRESOLVED` (sector `OTHER`) or `RULE` (sector from the name's form only).
+    pub method: String,
+    /// A registered body the name may have meant, for a curator to check: never merged.
+    pub suggestion: Option<String>,
+}
+
+/// Agencies resolved only by a rule or not at all, and any still of sector `OTHER`, most
+/// recommendations first. A curator's decision (alias, merge, sector) takes them off.
+pub async fn unknown(db: &DatabaseConnection) -> Result<Vec<Unknown>, CurationError> {
+    let methods: std::collections::HashMap<i32, String> = db
+        .query_all_raw(crate::sql::statement(
+            db.get_database_backend(),
+            "SELECT agency_id, MIN(method) AS method FROM recommendation_agency \
+             WHERE method IN ('RULE', 'UNRESOLVED') GROUP BY agency_id",
+            vec![],
+        ))
+        .await?
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.try_get::<i32>("", "agency_id").ok()?,
+                r.try_get::<String>("", "method").ok()?,
+            ))
+        })
+        .collect();
+    let list = agency::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(agency::Column::Sector.eq(Sector::Other.code()))
+                .add(agency::Column::Id.is_in(methods.keys().copied())),
+        )
         .order_by_desc(agency::Column::RecommendationCount)
         .order_by_desc(agency::Column::ReviewCount)
         .order_by_asc(agency::Column::Name)
         .all(db)
-        .await?)
+        .await?;
+    Ok(list
+        .into_iter()
+        .map(|a| Unknown {
+            method: methods
+                .get(&a.id)
+                .cloned()
+                .unwrap_or_else(|| crate::domain::Method::Unresolved.code().to_owned()),
+            suggestion: crate::registry::resolve::suggest(&a.name),
+            agency: a,
+        })
+        .collect())
 }
 
 /// Merges the duplicate listing `drop` into `keep`: `keep`'s recommendations stay, `drop`'s
@@ -402,4 +486,70 @@ impl From<CurationError> for crate::error::ApiError {
             other => ApiError::bad_input("input", other.to_string()),
         }
     }
+}
+
+/// How `name` would resolve in a review of `csp`, and why, as lines for a person: what a
+/// curator's alias in this database says first, else what the registry says.
+pub async fn explain(
+    db: &DatabaseConnection,
+    name: &str,
+    csp: Option<&str>,
+) -> Result<String, CurationError> {
+    use crate::registry::resolve::{ReviewContext, resolve};
+    let key = name_key(name);
+    if key.is_empty() {
+        return Err(CurationError::EmptyName(name.to_owned()));
+    }
+    let mut out = format!(
+        "name\t{}\nregistry\t{}\n",
+        tidy(name),
+        crate::registry::VERSION
+    );
+    if let Some((alias, Some(a))) = agency_alias::Entity::find()
+        .filter(agency_alias::Column::Key.eq(key.as_str()))
+        .find_also_related(agency::Entity)
+        .one(db)
+        .await?
+        && alias.origin == crate::ingest::store::ORIGIN_CURATED
+    {
+        out.push_str(&format!(
+            "method\tCURATED\nagency\t{} ({})\nsector\t{}\nreason\ta curator's alias in this database\n",
+            a.name, a.slug, a.sector
+        ));
+        return Ok(out.trim_end().to_owned());
+    }
+    let csps: Vec<String> = csp.map(|c| vec![c.to_owned()]).unwrap_or_default();
+    let ctx = ReviewContext::new(&csps, [name]);
+    if let Some(c) = csp {
+        out.push_str(&match &ctx.area {
+            Some(a) => format!(
+                "area\t{} (force {}, ICB {})\n",
+                a.csp,
+                a.force.as_deref().unwrap_or("-"),
+                a.icb_ods.as_deref().unwrap_or("-")
+            ),
+            None => format!("area\t{c:?} is not a CSP the registry knows\n"),
+        });
+    }
+    let r = resolve(name, &ctx);
+    let spec = r.spec(name);
+    out.push_str(&format!(
+        "method\t{}\nagency\t{}\nsector\t{}\nkind\t{}\ncode\t{}\nreason\t{}",
+        r.method,
+        spec.name,
+        spec.sector,
+        spec.kind,
+        spec.code.as_deref().unwrap_or("-"),
+        r.reason
+    ));
+    if let Some(p) = &spec.parent_code {
+        out.push_str(&format!("\nparent\t{p}"));
+    }
+    if let Some((s, y)) = &spec.successor {
+        out.push_str(&format!(
+            "\nsuccessor\t{s}{}",
+            y.map(|y| format!(" ({y})")).unwrap_or_default()
+        ));
+    }
+    Ok(out)
 }

@@ -25,6 +25,7 @@ pub mod listener;
 pub mod metrics;
 pub mod plans;
 pub mod ratelimit;
+pub mod registry;
 pub mod search;
 pub mod server;
 pub mod similarity;

@@ -17,6 +17,18 @@ pub struct Model {
     pub review_count: i32,
     /// Recommendations addressed to this agency; kept in step like `review_count`.
     pub recommendation_count: i32,
+    /// What kind of body (`POLICE_FORCE`, `ICB`, `LOCAL_AUTHORITY_SERVICE`, ..., `OTHER`).
+    pub kind: String,
+    /// The register's code (`force:kent`, `ods:RXY`, `gss:E10000016`), where one exists.
+    #[sea_orm(unique)]
+    pub registry_code: Option<String>,
+    /// `LOCAL`, `REGIONAL` or `NATIONAL`, where known.
+    pub scope: Option<String>,
+    /// The body this one is part of (a council for its adult social care).
+    pub parent_agency_id: Option<i32>,
+    /// The body that took this one over, and the year it did.
+    pub successor_id: Option<i32>,
+    pub successor_year: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,9 @@ pub struct Model {
     /// The normalised lookup key; unique across all agencies.
     #[sea_orm(unique)]
     pub key: String,
+    /// `CURATED` (a curator's decision: wins over the registry) or `INGEST` (remembered by
+    /// ingest for a name that resolves the same way in every review).
+    pub origin: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,10 @@ pub struct Model {
     pub agency_id: i32,
     /// Order of the addressee cell in the row.
     pub position: i32,
+    /// How the printed name was resolved (`CURATED`, `REGISTRY`, ..., `UNRESOLVED`).
+    pub method: String,
+    /// Why, for a curator to check.
+    pub reason: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ mod m20261125_000007_mentions;
 mod m20261125_000008_action_plans;
 mod m20261126_000009_review_order_index;
 mod m20261126_000010_derived_graph;
+mod m20261201_000011_agency_registry;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_action_plans::Migration),
             Box::new(m20261126_000009_review_order_index::Migration),
             Box::new(m20261126_000010_derived_graph::Migration),
+            Box::new(m20261201_000011_agency_registry::Migration),
         ]
     }
 }

@@ -7,4 +7,4 @@ pub mod normalise;
 pub mod sector;
 
 pub use month::YearMonth;
-pub use sector::{CaseTag, PlanStatus, Rag, ReviewType, Sector};
+pub use sector::{AgencyKind, CaseTag, Method, PlanStatus, Rag, ReviewType, Scope, Sector};

@@ -69,7 +69,52 @@ code_enum! {
         NationalGovernment => "NATIONAL_GOVERNMENT",
         Education => "EDUCATION",
         Collective => "COLLECTIVE",
+        CommunityHealth => "COMMUNITY_HEALTH",
+        PublicHealth => "PUBLIC_HEALTH",
         Other => "OTHER",
+    }
+}
+
+code_enum! {
+    /// What kind of body an agency is, as the registry knows it.
+    AgencyKind {
+        PoliceForce => "POLICE_FORCE",
+        Pcc => "PCC",
+        Icb => "ICB",
+        Ccg => "CCG",
+        NhsTrust => "NHS_TRUST",
+        HealthBoard => "HEALTH_BOARD",
+        LocalAuthority => "LOCAL_AUTHORITY",
+        LocalAuthorityService => "LOCAL_AUTHORITY_SERVICE",
+        Csp => "CSP",
+        NationalBody => "NATIONAL_BODY",
+        Probation => "PROBATION",
+        DomesticAbuseOrganisation => "DOMESTIC_ABUSE_ORGANISATION",
+        Collective => "COLLECTIVE",
+        Generic => "GENERIC",
+        Other => "OTHER",
+    }
+}
+
+code_enum! {
+    /// How far an agency's remit reaches.
+    Scope {
+        Local => "LOCAL",
+        Regional => "REGIONAL",
+        National => "NATIONAL",
+    }
+}
+
+code_enum! {
+    /// How an addressee string was resolved to its agency.
+    Method {
+        Curated => "CURATED",
+        Registry => "REGISTRY",
+        Abbreviation => "ABBREVIATION",
+        ServiceOf => "SERVICE_OF",
+        Context => "CONTEXT",
+        Rule => "RULE",
+        Unresolved => "UNRESOLVED",
     }
 }
 

@@ -295,6 +295,18 @@ async fn write<C: ConnectionTrait>(
             sector: Set(a.sector.clone()),
             review_count: Set(0),
             recommendation_count: Set(0),
+            // The exchange format carries no registry fields: a later `agencies reresolve`
+            // or re-ingest fills them in.
+            kind: Set(if a.sector == crate::domain::Sector::Collective.code() {
+                crate::domain::AgencyKind::Collective.code().to_owned()
+            } else {
+                crate::domain::AgencyKind::Other.code().to_owned()
+            }),
+            registry_code: Set(None),
+            scope: Set(None),
+            parent_agency_id: Set(None),
+            successor_id: Set(None),
+            successor_year: Set(None),
         }
         .insert(db)
         .await?
@@ -307,6 +319,8 @@ async fn write<C: ConnectionTrait>(
                 agency_id: Set(id),
                 name: Set(alias.name.clone()),
                 key: Set(alias.key.clone()),
+                // An export is a curated graph: its aliases are decisions to keep.
+                origin: Set(crate::ingest::store::ORIGIN_CURATED.to_owned()),
             });
         }
     }
@@ -420,6 +434,8 @@ async fn write<C: ConnectionTrait>(
                     recommendation_id: Set(id),
                     agency_id: Set(agency),
                     position: Set(n as i32 + 1),
+                    method: Set(crate::domain::Method::Curated.code().to_owned()),
+                    reason: Set("imported from an export".to_owned()),
                 });
             }
             plan(&at, id, rec, &agency_id, &mut plan_rows, &mut event_rows)?;

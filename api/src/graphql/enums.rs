@@ -64,8 +64,81 @@ mirror! {
         Education,
         /// Collective addressees ("All Agencies"): counted apart from single bodies.
         Collective,
+        /// Community health trusts and services (district nursing, health visiting).
+        CommunityHealth,
+        /// Public health: council public health teams, UKHSA, OHID, Public Health Wales.
+        PublicHealth,
         /// Not yet curated.
         Other,
+    }
+}
+
+mirror! {
+    /// What kind of body an agency is, as the registry knows it.
+    AgencyKind => domain::AgencyKind {
+        /// A territorial police force, or BTP, CNC, MDP.
+        PoliceForce,
+        /// A police and crime commissioner's office, or its mayoral equivalent.
+        Pcc,
+        /// An integrated care board (from July 2022).
+        Icb,
+        /// A clinical commissioning group (to June 2022).
+        Ccg,
+        /// An NHS trust or foundation trust.
+        NhsTrust,
+        /// A Welsh local health board.
+        HealthBoard,
+        /// A council.
+        LocalAuthority,
+        /// A service of a council (adult social care, children's social care, public health,
+        /// housing); its `parent` is the council.
+        LocalAuthorityService,
+        /// A Community Safety Partnership.
+        Csp,
+        /// A government department, agency, inspectorate or other national body.
+        NationalBody,
+        /// A Probation Service region, a CRC, the National Probation Service.
+        Probation,
+        /// A specialist domestic abuse organisation.
+        DomesticAbuseOrganisation,
+        /// A collective addressee ("All Agencies").
+        Collective,
+        /// A generic name no area could place.
+        Generic,
+        /// Not a registered kind.
+        Other,
+    }
+}
+
+mirror! {
+    /// How far an agency's remit reaches.
+    Scope => domain::Scope {
+        /// One area: a council, a force, a CSP.
+        Local,
+        /// Several areas: an ICB, a trust, a probation region.
+        Regional,
+        /// England, Wales or both.
+        National,
+    }
+}
+
+mirror! {
+    /// How a printed addressee was resolved to its agency.
+    ResolutionMethod => domain::Method {
+        /// A curator's decision (alias, merge, sector) or the project's curated list.
+        Curated,
+        /// The name or an alias of a register entry.
+        Registry,
+        /// A registered abbreviation, or one the review defines inline.
+        Abbreviation,
+        /// A service of a known council ("Kent County Council Adult Social Care").
+        ServiceOf,
+        /// A generic name ("Police", "the CCG") resolved by the review's area.
+        Context,
+        /// A new agency whose sector comes from the name's form only.
+        Rule,
+        /// Nothing resolved it: sector `OTHER`, listed by `agencies unknown`.
+        Unresolved,
     }
 }
 

@@ -46,6 +46,13 @@ pub struct ReviewFilter {
 pub struct AgencyFilter {
     /// Agencies of this sector.
     pub sector: Option<Sector>,
+    /// Agencies of this kind.
+    pub kind: Option<super::enums::AgencyKind>,
+    /// Agencies of this scope.
+    pub scope: Option<super::enums::Scope>,
+    /// Agencies with at least one addressee link resolved this way (`UNRESOLVED`: what is
+    /// left to curate).
+    pub resolution: Option<super::enums::ResolutionMethod>,
     /// Agencies addressed by reviews of this CSP (slug or name, any case).
     pub csp: Option<String>,
     /// Agencies addressed by reviews published in or after this month, `YYYY-MM`.
@@ -220,6 +227,19 @@ impl AgencyFilter {
         let mut c = Condition::all();
         if let Some(sector) = self.sector {
             c = c.add(agency::Column::Sector.eq(sector_code(sector)));
+        }
+        if let Some(kind) = self.kind {
+            c = c.add(agency::Column::Kind.eq(domain::AgencyKind::from(kind).code()));
+        }
+        if let Some(scope) = self.scope {
+            c = c.add(agency::Column::Scope.eq(domain::Scope::from(scope).code()));
+        }
+        if let Some(method) = self.resolution {
+            c = c.add(cust(
+                backend,
+                "agency.id IN (SELECT agency_id FROM recommendation_agency WHERE method = ?)",
+                [domain::Method::from(method).code()],
+            ));
         }
         // Agencies addressed by the reviews that the CSP and month filters select.
         let mut sql = String::from(

@@ -112,6 +112,80 @@ impl Loader<i32> for AgenciesByRecommendation {
     }
 }
 
+/// One addressee link of a recommendation: the agency and how the name was resolved.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct AddresseeRow {
+    pub agency_id: i32,
+    pub position: i32,
+    pub method: String,
+    pub reason: String,
+}
+
+/// The addressee links of each recommendation, in printed order.
+pub struct AddresseesByRecommendation(pub DatabaseConnection);
+
+impl Loader<i32> for AddresseesByRecommendation {
+    type Value = Vec<AddresseeRow>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        grouped(
+            &self.0,
+            "SELECT ra.agency_id, ra.position, ra.method, ra.reason, \
+             ra.recommendation_id AS parent_id FROM recommendation_agency ra \
+             WHERE ra.recommendation_id IN ({in}) ORDER BY ra.recommendation_id, ra.position",
+            keys,
+        )
+        .await
+    }
+}
+
+/// The parts of each agency (a council's services), by name.
+pub struct ChildrenByAgency(pub DatabaseConnection);
+
+impl Loader<i32> for ChildrenByAgency {
+    type Value = Vec<agency::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let mut out: HashMap<i32, Vec<agency::Model>> = HashMap::new();
+        for a in agency::Entity::find()
+            .filter(agency::Column::ParentAgencyId.is_in(keys.iter().copied()))
+            .order_by_asc(agency::Column::Name)
+            .all(&self.0)
+            .await?
+        {
+            if let Some(p) = a.parent_agency_id {
+                out.entry(p).or_default().push(a);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The bodies each agency took over, by name.
+pub struct PredecessorsByAgency(pub DatabaseConnection);
+
+impl Loader<i32> for PredecessorsByAgency {
+    type Value = Vec<agency::Model>;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
+        let mut out: HashMap<i32, Vec<agency::Model>> = HashMap::new();
+        for a in agency::Entity::find()
+            .filter(agency::Column::SuccessorId.is_in(keys.iter().copied()))
+            .order_by_asc(agency::Column::Name)
+            .all(&self.0)
+            .await?
+        {
+            if let Some(s) = a.successor_id {
+                out.entry(s).or_default().push(a);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The names an agency is known by.
 pub struct AliasesByAgency(pub DatabaseConnection);
 

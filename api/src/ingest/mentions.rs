@@ -100,7 +100,12 @@ pub async fn remention<C: ConnectionTrait>(db: &C, recs: &[(i32, &str)]) -> Resu
         return Ok(());
     }
     let names: Vec<String> = found.iter().map(|f| f.1.to_owned()).collect();
-    let (agency_of, _) = super::store::resolve_agencies(db, &names).await?;
+    let (agency_of, _) = super::store::resolve_agencies(
+        db,
+        &crate::registry::resolve::ReviewContext::default(),
+        &names,
+    )
+    .await?;
     let addressed: HashSet<(i32, i32)> = recommendation_agency::Entity::find()
         .filter(recommendation_agency::Column::RecommendationId.is_in(ids))
         .all(db)
@@ -112,7 +117,9 @@ pub async fn remention<C: ConnectionTrait>(db: &C, recs: &[(i32, &str)]) -> Resu
     let rows: Vec<recommendation_mention::ActiveModel> = found
         .into_iter()
         .filter_map(|(rec, name, cue)| {
-            let agency = *agency_of.get(&crate::domain::normalise::name_key(name))?;
+            let agency = agency_of
+                .get(&crate::domain::normalise::name_key(name))?
+                .agency_id;
             (!addressed.contains(&(rec, agency)) && seen.insert((rec, agency))).then(|| {
                 recommendation_mention::ActiveModel {
                     recommendation_id: Set(rec),

@@ -363,6 +363,7 @@ fn parse_table_rows(page: &mut ParsedPage, body: &[(usize, &str)]) -> Result<(),
             .skip(2)
             .map(|c| tidy(c))
             .filter(|c| c.chars().any(char::is_alphanumeric))
+            .flat_map(|c| split_cell(&c))
             .collect();
         // A truncated page ends mid-row: no closing bar, or (cut exactly at a bar) a last row
         // without its addressee on a page that lost its footer.
@@ -392,6 +393,27 @@ fn parse_table_rows(page: &mut ParsedPage, body: &[(usize, &str)]) -> Result<(),
         });
     }
     Ok(())
+}
+
+/// One cell naming several bodies ("Kent Police; KMPT", "Police / Probation") is several
+/// addressees, but only when every part is a name the registry reads and the whole is not
+/// ("Kent, Surrey and Sussex CRC" stays one).
+fn split_cell(cell: &str) -> Vec<String> {
+    use crate::registry::resolve::is_addressee;
+    if is_addressee(cell) {
+        return vec![cell.to_owned()];
+    }
+    for sep in ["; ", " / ", ", "] {
+        let parts: Vec<&str> = cell
+            .split(sep)
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if parts.len() > 1 && parts.iter().all(|p| is_addressee(p)) {
+            return parts.into_iter().map(str::to_owned).collect();
+        }
+    }
+    vec![cell.to_owned()]
 }
 
 /// Splits `<label> <rest>` where labels look like `5`, `5.1`, `10.4a`, `17.1.1` or `9.1 a`.
@@ -433,20 +455,44 @@ const CONNECTORS: [&str; 12] = [
     "and", "of", "the", "for", "&", "with", "in", "on", "to", "at", "upon", "de",
 ];
 
-/// The addressee at the end of a flat row, if it can be told apart reliably: after the last
-/// sentence end, short, and name-shaped (capitalised words, connectors, abbreviations).
-fn split_flat_addressee(rest: &str) -> Option<(&str, &str)> {
-    let ends = [". ", ".) ", "? ", "! ", ".” ", ".\" ", ".’ ", ".' ", ") "];
-    let (cut, end_len) = ends
-        .iter()
-        .filter_map(|e| rest.rfind(e).map(|p| (p, e.len())))
-        .max_by_key(|(p, _)| *p)?;
-    let text = &rest[..cut + end_len - 1];
-    let who = rest[cut + end_len..].trim();
+/// Words after which a capitalised run continues the sentence ("... share with the Council"),
+/// so it is not the addressee.
+const SENTENCE_WORDS: [&str; 24] = [
+    "the",
+    "a",
+    "an",
+    "to",
+    "with",
+    "by",
+    "from",
+    "and",
+    "or",
+    "of",
+    "for",
+    "in",
+    "on",
+    "at",
+    "that",
+    "as",
+    "between",
+    "within",
+    "into",
+    "across",
+    "including",
+    "via",
+    "all",
+    "both",
+];
+
+/// Most words of one addressee name, and of a tail holding several.
+const MAX_NAME_WORDS: usize = 14;
+
+/// Capitalised words, connectors, abbreviations: how a name looks.
+fn name_shaped(who: &str) -> bool {
     let words: Vec<&str> = who.split_whitespace().collect();
-    let name_shaped = !words.is_empty()
-        && words.len() <= 10
-        && !who.contains(['.', '?', '!', ','])
+    !words.is_empty()
+        && words.len() <= MAX_NAME_WORDS
+        && !who.contains(['.', '?', '!', ':'])
         && words[0].chars().next().is_some_and(char::is_uppercase)
         && words.iter().all(|w| {
             CONNECTORS.contains(&w.to_lowercase().as_str())
@@ -454,8 +500,115 @@ fn split_flat_addressee(rest: &str) -> Option<(&str, &str)> {
                     .next()
                     .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
                 || w.starts_with('(')
-        });
-    (name_shaped && !text.trim().is_empty()).then_some((text.trim(), who))
+        })
+}
+
+/// Splits a run of names printed without separators ("Home Office Ministry of Justice") into
+/// the fewest names the registry resolves, or `None` when some part is not a known name.
+fn segment_names(tail: &str) -> Option<Vec<String>> {
+    let words: Vec<&str> = tail.split_whitespace().collect();
+    let n = words.len();
+    if n == 0 || n > MAX_NAME_WORDS {
+        return None;
+    }
+    // best[i]: the cheapest names covering words[i..] (known names cost less than
+    // rule-shaped ones), with where the first one ends.
+    let mut best: Vec<Option<(usize, usize)>> = vec![None; n + 1];
+    best[n] = Some((0, n));
+    for i in (0..n).rev() {
+        for j in (i + 1..=n).rev() {
+            let Some((rest, _)) = best[j] else { continue };
+            let candidate = words[i..j].join(" ");
+            let name = candidate.trim_end_matches([',', ';']);
+            if let Some(cost) = crate::registry::resolve::name_cost(name)
+                && best[i].is_none_or(|(total, _)| rest + cost < total)
+            {
+                best[i] = Some((rest + cost, j));
+            }
+        }
+    }
+    let mut names = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let (_, j) = best[i]?;
+        names.push(tidy(words[i..j].join(" ").trim_end_matches([',', ';'])));
+        i = j;
+    }
+    Some(names)
+}
+
+/// The addressees at the end of a flat row, if they can be told apart reliably:
+/// - a ` | `-separated list (the first name ends the text);
+/// - after the last sentence end (`.`, `;`, `?`, `!`, `)`, a bullet), a name-shaped tail,
+///   split into the names the registry knows where it holds several;
+/// - with no sentence end before them (rows without a full stop, bulleted rows), the longest
+///   tail that is wholly known names and does not continue the sentence.
+fn split_flat_addressee(rest: &str) -> Option<(&str, Vec<String>)> {
+    if let Some(bar) = rest.find(" | ") {
+        let (text, mut names) = split_flat_tail(&rest[..bar])?;
+        names.extend(
+            rest[bar + 3..]
+                .split(" | ")
+                .map(tidy)
+                .filter(|n| n.chars().any(char::is_alphanumeric)),
+        );
+        return Some((text, names));
+    }
+    split_flat_tail(rest)
+}
+
+fn split_flat_tail(rest: &str) -> Option<(&str, Vec<String>)> {
+    let rest = rest.trim_end();
+    let ends = [
+        ". ", ".) ", "? ", "! ", ".” ", ".\" ", ".’ ", ".' ", ") ", "; ", "• ", ": ",
+    ];
+    if let Some((cut, end_len)) = ends
+        .iter()
+        .filter_map(|e| rest.rfind(e).map(|p| (p, e.len())))
+        .max_by_key(|(p, _)| *p)
+    {
+        let text = rest[..cut + end_len - 1].trim();
+        let who = rest[cut + end_len..].trim();
+        let cost = crate::registry::resolve::name_cost(who);
+        let shaped = name_shaped(who) || (cost.is_some() && !who.contains(['.', '?', '!']));
+        if shaped && !text.is_empty() && !text.ends_with(['•', ':']) {
+            let names = if cost == Some(1) {
+                vec![tidy(who)]
+            } else {
+                segment_names(who).unwrap_or_else(|| vec![tidy(who)])
+            };
+            return Some((text, names));
+        }
+    }
+    let starts: Vec<usize> = rest
+        .char_indices()
+        .filter(|(i, c)| {
+            !c.is_whitespace() && (*i == 0 || rest[..*i].ends_with(char::is_whitespace))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    // At least three words of text must stay: a row is a recommendation first.
+    let most = starts.len().saturating_sub(3).min(MAX_NAME_WORDS);
+    for k in (1..=most).rev() {
+        let at = starts[starts.len() - k];
+        let tail = &rest[at..];
+        if !name_shaped(tail) {
+            continue;
+        }
+        let before = rest[..at].trim_end();
+        let prev = before
+            .rsplit(char::is_whitespace)
+            .next()
+            .unwrap_or("")
+            .to_lowercase();
+        if SENTENCE_WORDS.contains(&prev.as_str()) {
+            continue;
+        }
+        if let Some(names) = segment_names(tail) {
+            return Some((before.trim_end_matches([',', '•']).trim(), names));
+        }
+    }
+    None
 }
 
 fn parse_flat_rows(page: &mut ParsedPage, body: &[(usize, &str)]) -> Result<(), ParseError> {
@@ -494,7 +647,7 @@ fn parse_flat_rows(page: &mut ParsedPage, body: &[(usize, &str)]) -> Result<(), 
             }
         }
         let (text, addressees) = match split_flat_addressee(rest) {
-            Some((text, who)) => (tidy(text), vec![tidy(who)]),
+            Some((text, who)) => (tidy(text), who),
             None => {
                 page.notes.push(RowNote {
                     line: n,
@@ -587,13 +740,92 @@ mod tests {
     fn flat_addressee_split_only_when_name_shaped() {
         assert_eq!(
             split_flat_addressee("Do it now. This matters. Kent and Medway CCG"),
-            Some(("Do it now. This matters.", "Kent and Medway CCG"))
+            Some((
+                "Do it now. This matters.",
+                vec!["Kent and Medway CCG".to_owned()]
+            ))
         );
         assert_eq!(
             split_flat_addressee("Do it now. then more words here"),
             None
         );
         assert_eq!(split_flat_addressee("No sentence end at all"), None);
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn flat_rows_keep_every_addressee() {
+        // A ` | `-separated cell list.
+        assert_eq!(
+            split_flat_addressee("Review the guidance. Home Office | Ministry of Justice"),
+            Some((
+                "Review the guidance.",
+                names(&["Home Office", "Ministry of Justice"])
+            ))
+        );
+        // Several names printed without separators, split where the registry knows them.
+        assert_eq!(
+            split_flat_addressee(
+                "Share the learning. Lancashire Constabulary Blackpool Council NHS Lancashire and South Cumbria"
+            ),
+            Some((
+                "Share the learning.",
+                names(&[
+                    "Lancashire Constabulary",
+                    "Blackpool Council",
+                    "NHS Lancashire and South Cumbria"
+                ])
+            ))
+        );
+        // A row ending in ';' before its addressee.
+        assert_eq!(
+            split_flat_addressee(
+                "Agencies should: train staff; audit cases; West Yorkshire Police"
+            ),
+            Some((
+                "Agencies should: train staff; audit cases;",
+                names(&["West Yorkshire Police"])
+            ))
+        );
+        // No full stop at all, and bullets.
+        assert_eq!(
+            split_flat_addressee(
+                "Agencies should • train all staff in routine enquiry • audit their records Surrey County Council Adult Social Care"
+            ),
+            Some((
+                "Agencies should • train all staff in routine enquiry • audit their records",
+                names(&["Surrey County Council Adult Social Care"])
+            ))
+        );
+        // A capitalised run that continues the sentence is not an addressee.
+        assert_eq!(
+            split_flat_addressee("Staff should share risk information with the Local Authority"),
+            None
+        );
+        // An unknown name after a full stop is still taken whole (the old rule).
+        assert_eq!(
+            split_flat_addressee("Do it. Ambridge Support Hub"),
+            Some(("Do it.", names(&["Ambridge Support Hub"])))
+        );
+    }
+
+    #[test]
+    fn a_cell_naming_several_bodies_is_split_only_when_all_are_known() {
+        assert_eq!(
+            split_cell("Kent Police; KMPT"),
+            names(&["Kent Police", "KMPT"])
+        );
+        assert_eq!(
+            split_cell("Kent, Surrey and Sussex Community Rehabilitation Company"),
+            names(&["Kent, Surrey and Sussex Community Rehabilitation Company"])
+        );
+        assert_eq!(
+            split_cell("Ambridge, Borchester"),
+            names(&["Ambridge, Borchester"])
+        );
     }
 
     #[test]

@@ -17,10 +17,10 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
-use super::curated::curated;
 use super::parse::ParsedPage;
-use crate::domain::Sector;
 use crate::domain::normalise::{name_key, slugify, tidy};
+use crate::domain::{Method, Sector};
+use crate::registry::resolve::{Resolution, ReviewContext, Spec, resolve};
 use crate::sql::in_list;
 
 /// Bumped when parsing or storing changes meaning, so that a re-ingest re-applies pages.
@@ -68,6 +68,9 @@ pub fn content_hash(page: &ParsedPage) -> String {
     // A new taxonomy re-tags pages when they are ingested again.
     hasher.update(super::themes::taxonomy().version.to_le_bytes());
     hasher.update(super::mentions::mention_list().version.to_le_bytes());
+    // A new registry re-resolves pages when they are ingested again.
+    hasher.update(crate::registry::VERSION.as_bytes());
+    hasher.update(super::curated::curated().version.to_le_bytes());
     // Serialising a plain struct of strings and numbers cannot fail.
     hasher.update(serde_json::to_vec(page).unwrap_or_default());
     hasher
@@ -179,17 +182,31 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
         .iter()
         .flat_map(|r| r.addressees.clone())
         .collect();
-    let (agency_of, new_agencies) = resolve_agencies(db, &names).await?;
+    let ctx = ReviewContext::new(
+        &page.csps,
+        std::iter::once(page.summary.as_str())
+            .chain(page.rows.iter().map(|r| r.text.as_str()))
+            .chain(
+                page.rows
+                    .iter()
+                    .flat_map(|r| r.addressees.iter().map(String::as_str)),
+            ),
+    );
+    let (agency_of, new_agencies) = resolve_agencies(db, &ctx, &names).await?;
     let mut new_links = Vec::new();
     for (row, rec_id) in page.rows.iter().zip(&rec_ids) {
         let mut seen = BTreeSet::new();
         for name in &row.addressees {
-            let agency_id = agency_of[&name_key(name)];
-            if seen.insert(agency_id) {
+            let Some(link) = agency_of.get(&name_key(name)) else {
+                continue;
+            };
+            if seen.insert(link.agency_id) {
                 new_links.push(recommendation_agency::ActiveModel {
                     recommendation_id: Set(*rec_id),
-                    agency_id: Set(agency_id),
+                    agency_id: Set(link.agency_id),
                     position: Set(seen.len() as i32),
+                    method: Set(link.method.code().to_owned()),
+                    reason: Set(link.reason.clone()),
                 });
             }
         }
@@ -209,7 +226,7 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
         });
     let touched: BTreeSet<i32> = old_agencies
         .into_iter()
-        .chain(agency_of.values().copied())
+        .chain(agency_of.values().map(|l| l.agency_id))
         .collect();
     recommendation_agency::Entity::insert_many(new_links)
         .exec_without_returning(db)
@@ -344,7 +361,14 @@ pub async fn resolve_csp<C: ConnectionTrait>(db: &C, name: &str) -> Result<i32, 
     if let Some(alias) = by_alias(key.clone()).await? {
         return Ok(alias.csp_id);
     }
-    let canonical = super::curated::canonical_csp(name).unwrap_or(name);
+    // The curated CSP list first, then the registry's CSP areas: "Safe and Sound (the Dudley
+    // Community Safety Partnership)" is the DHRD's "Dudley".
+    let from_registry = crate::registry::registry()
+        .area(name)
+        .map(|a| a.csp.clone());
+    let canonical = super::curated::canonical_csp(name)
+        .or(from_registry.as_deref())
+        .unwrap_or(name);
     let csp_id = match by_alias(name_key(canonical)).await? {
         Some(alias) => alias.csp_id,
         None => {
@@ -382,81 +406,346 @@ pub async fn resolve_csp<C: ConnectionTrait>(db: &C, name: &str) -> Result<i32, 
     Ok(csp_id)
 }
 
-/// Maps each addressee's key to an agency id, creating what is missing: curated names join
-/// their canonical agency, unknown names become their own agency with sector OTHER.
+/// An alias a curator made (or moved by a merge): it wins over the registry.
+pub const ORIGIN_CURATED: &str = "CURATED";
+/// An alias ingest remembered for a name that resolves the same way in every review.
+pub const ORIGIN_INGEST: &str = "INGEST";
+
+/// The agency a printed name was linked to, and how it was resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub agency_id: i32,
+    pub method: Method,
+    pub reason: String,
+}
+
+/// Maps each addressee's key to its agency and resolution, creating what is missing. In
+/// order: a curator's alias wins; else the registry resolver (with the review's context)
+/// names a register body, a council service, a curated-list entry, or a new agency of the
+/// printed name whose sector comes from a rule or is `OTHER`.
 /// Returns the map and how many agencies were created.
 pub async fn resolve_agencies<C: ConnectionTrait>(
     db: &C,
+    ctx: &ReviewContext,
     names: &[String],
-) -> Result<(HashMap<String, i32>, usize), DbErr> {
+) -> Result<(HashMap<String, Link>, usize), DbErr> {
     let mut wanted: HashMap<String, String> = HashMap::new();
     for name in names {
         wanted.entry(name_key(name)).or_insert_with(|| tidy(name));
     }
-    let mut found: HashMap<String, i32> = HashMap::new();
+    let mut found: HashMap<String, Link> = HashMap::new();
     if wanted.is_empty() {
         return Ok((found, 0));
     }
-    for alias in agency_alias::Entity::find()
+    // Two batched lookups, whatever the page's size: aliases by key, agencies by code.
+    // With each alias its agency, so that a name seen before needs no second lookup.
+    let mut by_code: HashMap<String, i32> = HashMap::new();
+    let mut aliases: HashMap<String, agency_alias::Model> = HashMap::new();
+    for (alias, agency) in agency_alias::Entity::find()
         .filter(agency_alias::Column::Key.is_in(wanted.keys().cloned()))
+        .find_also_related(agency::Entity)
         .all(db)
         .await?
     {
-        found.insert(alias.key, alias.agency_id);
+        if let Some(code) = agency.and_then(|a| a.registry_code) {
+            by_code.insert(code, alias.agency_id);
+        }
+        aliases.insert(alias.key.clone(), alias);
+    }
+    let mut wanted: Vec<(String, String)> = wanted.into_iter().collect();
+    wanted.sort();
+    // Curated agencies the registry has not yet described (a database from before it):
+    // they keep their identity and gain the register's code, kind and scope.
+    let curated_ids: Vec<i32> = aliases
+        .values()
+        .filter(|a| a.origin == ORIGIN_CURATED)
+        .map(|a| a.agency_id)
+        .collect();
+    let mut undescribed: HashMap<i32, String> = if curated_ids.is_empty() {
+        HashMap::new()
+    } else {
+        agency::Entity::find()
+            .select_only()
+            .column(agency::Column::Id)
+            .column(agency::Column::Name)
+            .filter(agency::Column::Id.is_in(curated_ids))
+            .filter(agency::Column::RegistryCode.is_null())
+            .into_tuple::<(i32, String)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let mut resolved: Vec<(String, String, Resolution)> = Vec::new();
+    for (key, printed) in wanted {
+        if let Some(alias) = aliases.get(&key)
+            && alias.origin == ORIGIN_CURATED
+        {
+            // By the agency's own name: the curator's alias may be one no register holds.
+            if let Some(name) = undescribed.remove(&alias.agency_id) {
+                describe(db, alias.agency_id, &resolve(&name, ctx), &name).await?;
+            }
+            found.insert(
+                key,
+                Link {
+                    agency_id: alias.agency_id,
+                    method: Method::Curated,
+                    reason: format!("a curator's alias: {printed:?}"),
+                },
+            );
+            continue;
+        }
+        let resolution = resolve(&printed, ctx);
+        resolved.push((key, printed, resolution));
+    }
+    // Only the codes no alias led to: none, once a page's names have been seen.
+    let codes: Vec<String> = resolved
+        .iter()
+        .filter_map(|(_, p, r)| r.spec(p).code)
+        .filter(|c| !by_code.contains_key(c))
+        .collect();
+    for chunk in codes.chunks(500) {
+        for a in agency::Entity::find()
+            .filter(agency::Column::RegistryCode.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            if let Some(code) = a.registry_code {
+                by_code.insert(code, a.id);
+            }
+        }
     }
     let mut created = 0;
-    let mut missing: Vec<(String, String)> = wanted
-        .into_iter()
-        .filter(|(key, _)| !found.contains_key(key))
-        .collect();
-    missing.sort();
-    for (key, printed) in missing {
-        let curated_entry = curated().lookup(&printed);
-        let (name, sector) = match curated_entry {
-            Some(entry) => (entry.name.to_owned(), entry.sector),
-            None => (printed.clone(), Sector::Other),
-        };
-        let canonical_slug = slugify(&name);
-        // A curated body may already exist under its canonical slug, reached by another alias;
-        // an unknown name never joins an existing agency (no fuzzy merges).
-        let existing = match curated_entry {
-            Some(_) => {
-                agency::Entity::find()
-                    .filter(agency::Column::Slug.eq(canonical_slug.as_str()))
-                    .one(db)
-                    .await?
-            }
-            None => None,
-        };
-        let agency_id = match existing {
-            Some(a) => a.id,
-            None => {
-                created += 1;
-                let slug = unique_slug(db, "agency", &canonical_slug).await?;
-                agency::ActiveModel {
-                    id: NotSet,
-                    slug: Set(slug),
-                    name: Set(name),
-                    sector: Set(sector.code().to_owned()),
-                    review_count: Set(0),
-                    recommendation_count: Set(0),
+    for (key, printed, resolution) in resolved {
+        let spec = resolution.spec(&printed);
+        let alias = aliases.get(&key);
+        let agency_id = match &spec.code {
+            Some(code) => match by_code.get(code) {
+                Some(id) => *id,
+                None => {
+                    let id = match claim(db, &spec, &key, resolution.context_free).await? {
+                        Some(id) => id,
+                        None => {
+                            created += 1;
+                            create_agency(db, &spec).await?
+                        }
+                    };
+                    by_code.insert(code.clone(), id);
+                    id
                 }
-                .insert(db)
-                .await?
-                .id
-            }
+            },
+            // A name no register holds is its own agency: the same printed key only.
+            None => match alias {
+                Some(a) => {
+                    if spec.sector != Sector::Other {
+                        // An unknown name a rule now reads: its sector, unless curated.
+                        agency::Entity::update_many()
+                            .col_expr(
+                                agency::Column::Sector,
+                                sea_orm::sea_query::Expr::value(spec.sector.code()),
+                            )
+                            .col_expr(
+                                agency::Column::Kind,
+                                sea_orm::sea_query::Expr::value(spec.kind.code()),
+                            )
+                            .filter(agency::Column::Id.eq(a.agency_id))
+                            .filter(agency::Column::Sector.eq(Sector::Other.code()))
+                            .exec(db)
+                            .await?;
+                    }
+                    a.agency_id
+                }
+                None => {
+                    created += 1;
+                    create_agency(db, &spec).await?
+                }
+            },
         };
-        agency_alias::ActiveModel {
-            id: NotSet,
-            agency_id: Set(agency_id),
-            name: Set(printed),
-            key: Set(key.clone()),
+        if resolution.context_free {
+            match alias {
+                None => {
+                    agency_alias::ActiveModel {
+                        id: NotSet,
+                        agency_id: Set(agency_id),
+                        name: Set(printed.clone()),
+                        key: Set(key.clone()),
+                        origin: Set(ORIGIN_INGEST.to_owned()),
+                    }
+                    .insert(db)
+                    .await?;
+                }
+                // A remembered name the registry now reads differently follows the registry.
+                Some(a) if a.agency_id != agency_id => {
+                    let mut update: agency_alias::ActiveModel = a.clone().into();
+                    update.agency_id = Set(agency_id);
+                    update.update(db).await?;
+                }
+                Some(_) => {}
+            }
         }
-        .insert(db)
-        .await?;
-        found.insert(key, agency_id);
+        found.insert(
+            key,
+            Link {
+                agency_id,
+                method: resolution.method,
+                reason: resolution.reason,
+            },
+        );
     }
     Ok((found, created))
+}
+
+/// Gives a curated agency the register's code, kind and scope when the name resolves the
+/// same way in every review and no other agency holds that code; its name, sector and links
+/// stay the curator's.
+async fn describe<C: ConnectionTrait>(
+    db: &C,
+    agency_id: i32,
+    resolution: &Resolution,
+    printed: &str,
+) -> Result<(), DbErr> {
+    let spec = resolution.spec(printed);
+    let Some(code) = spec.code.clone().filter(|_| resolution.context_free) else {
+        return Ok(());
+    };
+    if agency::Entity::find()
+        .filter(agency::Column::RegistryCode.eq(code.as_str()))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    agency::Entity::update_many()
+        .col_expr(
+            agency::Column::RegistryCode,
+            sea_orm::sea_query::Expr::value(code),
+        )
+        .col_expr(
+            agency::Column::Kind,
+            sea_orm::sea_query::Expr::value(spec.kind.code()),
+        )
+        .col_expr(
+            agency::Column::Scope,
+            sea_orm::sea_query::Expr::value(spec.scope.map(|s| s.code())),
+        )
+        .filter(agency::Column::Id.eq(agency_id))
+        .filter(agency::Column::RegistryCode.is_null())
+        .exec(db)
+        .await?;
+    link_relatives(db, agency_id, &spec).await
+}
+
+/// An agency made before the registry knew its body (an older database, or the curated
+/// list) becomes that body's agency instead of getting a twin: found by the register name's
+/// key, or by the printed name when that names the body in every review.
+async fn claim<C: ConnectionTrait>(
+    db: &C,
+    spec: &Spec,
+    printed_key: &str,
+    context_free: bool,
+) -> Result<Option<i32>, DbErr> {
+    let mut keys = vec![name_key(&spec.name)];
+    if context_free {
+        keys.push(printed_key.to_owned());
+    }
+    let Some(found) = agency_alias::Entity::find()
+        .filter(agency_alias::Column::Key.is_in(keys))
+        .find_also_related(agency::Entity)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(_, a)| a)
+        .find(|a| a.registry_code.is_none())
+    else {
+        return Ok(None);
+    };
+    let mut update: agency::ActiveModel = found.clone().into();
+    update.registry_code = Set(spec.code.clone());
+    update.kind = Set(spec.kind.code().to_owned());
+    update.scope = Set(spec.scope.map(|s| s.code().to_owned()));
+    // A curator's sector stays; an unknown one takes the register's.
+    if found.sector == Sector::Other.code() {
+        update.sector = Set(spec.sector.code().to_owned());
+    }
+    update.update(db).await?;
+    link_relatives(db, found.id, spec).await?;
+    Ok(Some(found.id))
+}
+
+async fn create_agency<C: ConnectionTrait>(db: &C, spec: &Spec) -> Result<i32, DbErr> {
+    let slug = unique_slug(db, "agency", &slugify(&spec.name)).await?;
+    let id = agency::ActiveModel {
+        id: NotSet,
+        slug: Set(slug),
+        name: Set(spec.name.clone()),
+        sector: Set(spec.sector.code().to_owned()),
+        review_count: Set(0),
+        recommendation_count: Set(0),
+        kind: Set(spec.kind.code().to_owned()),
+        registry_code: Set(spec.code.clone()),
+        scope: Set(spec.scope.map(|s| s.code().to_owned())),
+        parent_agency_id: Set(None),
+        successor_id: Set(None),
+        successor_year: Set(None),
+    }
+    .insert(db)
+    .await?
+    .id;
+    if spec.code.is_some() {
+        link_relatives(db, id, spec).await?;
+    }
+    Ok(id)
+}
+
+/// Points a registry agency at its parent and successor, and its children and predecessors
+/// at it, as far as those agencies exist: a body is linked when it is first addressed, so no
+/// agency exists that no review names.
+async fn link_relatives<C: ConnectionTrait>(db: &C, id: i32, spec: &Spec) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    let Some(code) = &spec.code else {
+        return Ok(());
+    };
+    let id_of = |code: String| {
+        agency::Entity::find()
+            .filter(agency::Column::RegistryCode.eq(code))
+            .one(db)
+    };
+    let parent = match &spec.parent_code {
+        Some(p) => id_of(p.clone()).await?.map(|a| a.id),
+        None => None,
+    };
+    let successor = match &spec.successor {
+        Some((s, _)) => id_of(s.clone()).await?.map(|a| a.id),
+        None => None,
+    };
+    agency::Entity::update_many()
+        .col_expr(agency::Column::ParentAgencyId, Expr::value(parent))
+        .col_expr(agency::Column::SuccessorId, Expr::value(successor))
+        .col_expr(
+            agency::Column::SuccessorYear,
+            Expr::value(spec.successor.as_ref().and_then(|(_, y)| *y)),
+        )
+        .filter(agency::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    let (children, predecessors) = crate::registry::resolve::relatives_of(code);
+    if !children.is_empty() {
+        agency::Entity::update_many()
+            .col_expr(agency::Column::ParentAgencyId, Expr::value(id))
+            .filter(agency::Column::RegistryCode.is_in(children))
+            .exec(db)
+            .await?;
+    }
+    for (code, year) in predecessors {
+        agency::Entity::update_many()
+            .col_expr(agency::Column::SuccessorId, Expr::value(id))
+            .col_expr(agency::Column::SuccessorYear, Expr::value(year))
+            .filter(agency::Column::RegistryCode.eq(code))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// `base`, or `base-2`, `base-3`, ... whichever is free in `table`.

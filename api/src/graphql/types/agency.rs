@@ -5,11 +5,11 @@ use entity::agency;
 use super::{Recommendation, Review, child_page, load};
 use crate::domain;
 use crate::error::ApiError;
-use crate::graphql::enums::Sector;
+use crate::graphql::enums::{AgencyKind, Scope, Sector};
 use crate::graphql::ids::{Kind, encode};
 use crate::graphql::loaders::{
     AddressedInReview, AgencyById, AgencyRecommendations, AgencyReviews, AgencyTraceReviews,
-    AliasesByAgency, CoAddressed, CoAddressedKey,
+    AliasesByAgency, ChildrenByAgency, CoAddressed, CoAddressedKey, PredecessorsByAgency,
 };
 use crate::graphql::page::{Conn, PageArgs};
 
@@ -44,6 +44,73 @@ impl Agency {
             .parse::<domain::Sector>()
             .unwrap_or(domain::Sector::Other)
             .into()
+    }
+
+    /// What kind of body it is, as the registry knows it; `OTHER` when no register holds it.
+    async fn kind(&self) -> AgencyKind {
+        self.0
+            .kind
+            .parse::<domain::AgencyKind>()
+            .unwrap_or(domain::AgencyKind::Other)
+            .into()
+    }
+
+    /// The register's code: `ods:RXY` (NHS ODS), `gss:E10000016` (ONS GSS), `force:kent`
+    /// (data.police.uk), `gov:home-office`, ...; a council's service adds `/adult-social-care`.
+    /// Null when no register holds the body.
+    async fn registry_code(&self) -> Option<&str> {
+        self.0.registry_code.as_deref()
+    }
+
+    /// How far its remit reaches, where the registry knows.
+    async fn scope(&self) -> Option<Scope> {
+        self.0
+            .scope
+            .as_deref()
+            .and_then(|s| s.parse::<domain::Scope>().ok())
+            .map(Into::into)
+    }
+
+    /// The body this one is part of (a council, for its adult social care), once a review
+    /// has addressed it.
+    async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
+        match self.0.parent_agency_id {
+            Some(id) => Ok(load::<AgencyById, _>(ctx, id).await?.map(Agency)),
+            None => Ok(None),
+        }
+    }
+
+    /// The parts of this body that reviews address, by name.
+    async fn children(&self, ctx: &Context<'_>) -> Result<Vec<Agency>> {
+        Ok(load::<ChildrenByAgency, _>(ctx, self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Agency)
+            .collect())
+    }
+
+    /// The body that took this one over (a CCG's ICB, the NPS's Probation Service).
+    async fn successor(&self, ctx: &Context<'_>) -> Result<Option<Agency>> {
+        match self.0.successor_id {
+            Some(id) => Ok(load::<AgencyById, _>(ctx, id).await?.map(Agency)),
+            None => Ok(None),
+        }
+    }
+
+    /// The year the successor took over, where known.
+    async fn successor_year(&self) -> Option<i32> {
+        self.0.successor_year
+    }
+
+    /// The bodies this one took over, by name.
+    async fn predecessors(&self, ctx: &Context<'_>) -> Result<Vec<Agency>> {
+        Ok(load::<PredecessorsByAgency, _>(ctx, self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(Agency)
+            .collect())
     }
 
     /// Names this agency has been printed as, in any review.

@@ -52,6 +52,19 @@ impl Recommendation {
             .collect())
     }
 
+    /// The agencies it is addressed to, in printed order, each with how its printed name
+    /// was resolved and why: what a curator checks and corrects.
+    async fn addressees(&self, ctx: &Context<'_>) -> Result<Vec<Addressee>> {
+        Ok(
+            load::<crate::graphql::loaders::AddresseesByRecommendation, _>(ctx, self.0.id)
+                .await?
+                .unwrap_or_default()
+                .into_iter()
+                .map(Addressee)
+                .collect(),
+        )
+    }
+
     /// Agencies the text names without the recommendation being addressed to them ("all GP
     /// Practice Staff" in a recommendation to a commissioning body), each with the words that
     /// named it. Curated cues only (`api/data/mentions.txt`), never a fuzzy guess.
@@ -163,4 +176,50 @@ fn bounded_first(first: i32) -> Result<usize> {
     } else {
         Err(ApiError::bad_input("first", "between 0 and 100").into())
     }
+}
+
+/// An agency a recommendation is addressed to, with how the printed name was resolved.
+pub struct Addressee(crate::graphql::loaders::AddresseeRow);
+
+#[Object]
+impl Addressee {
+    /// The agency.
+    async fn agency(&self, ctx: &Context<'_>) -> Result<Agency> {
+        load::<AgencyById, _>(ctx, self.0.agency_id)
+            .await?
+            .map(Agency)
+            .ok_or_else(|| {
+                ApiError::NotFound {
+                    what: "agency".into(),
+                }
+                .into()
+            })
+    }
+
+    /// Order of the addressee in the row, from 1.
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+
+    /// How the printed name was resolved.
+    async fn resolution(&self) -> Resolution {
+        Resolution {
+            method: self
+                .0
+                .method
+                .parse::<crate::domain::Method>()
+                .unwrap_or(crate::domain::Method::Unresolved)
+                .into(),
+            reason: self.0.reason.clone(),
+        }
+    }
+}
+
+/// How a printed addressee was resolved to its agency, and why.
+#[derive(async_graphql::SimpleObject)]
+pub struct Resolution {
+    /// The step of the resolver that answered.
+    pub method: crate::graphql::enums::ResolutionMethod,
+    /// Why, in words: the register entry, the area, the rule.
+    pub reason: String,
 }

@@ -1,0 +1,1446 @@
+//! What a printed addressee names, and why. The order is issue 12's; the first step that
+//! answers wins:
+//!
+//! 1. the project's curated list (`api/data/agencies.txt`); a curator's decisions in the
+//!    database come before this and are applied by the store, which owns the database;
+//! 2. register names and aliases by [`name_key`]; an alias of several bodies ("Hampshire")
+//!    only by the review's area;
+//! 3. abbreviations the review defines inline ("... Partnership Trust (KMPT)");
+//! 4. services of a known council ("Kent County Council Adult Social Care");
+//! 5. generic names ("Police", "the CCG") in a review whose area is known;
+//! 6. rules by the name's form, which set a sector for a new agency and never merge;
+//! 7. unresolved, sector `OTHER`.
+//!
+//! Nothing here is fuzzy: every answer is a key lookup, so two real bodies are never merged by
+//! a guess.
+
+use std::collections::HashMap;
+
+use super::{Area, Registry, Strength, registry};
+use crate::domain::normalise::{name_key, slugify, tidy};
+use crate::domain::{AgencyKind, Method, Scope, Sector};
+use crate::ingest::curated::{CuratedAgency, curated};
+
+/// A service a council runs, addressed apart from the council.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    AdultSocialCare,
+    ChildrensSocialCare,
+    PublicHealth,
+    Housing,
+    CommunitySafety,
+    Education,
+}
+
+impl Service {
+    pub fn slug(self) -> &'static str {
+        match self {
+            Service::AdultSocialCare => "adult-social-care",
+            Service::ChildrensSocialCare => "childrens-social-care",
+            Service::PublicHealth => "public-health",
+            Service::Housing => "housing",
+            Service::CommunitySafety => "community-safety",
+            Service::Education => "education",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Service::AdultSocialCare => "Adult Social Care",
+            Service::ChildrensSocialCare => "Children's Social Care",
+            Service::PublicHealth => "Public Health",
+            Service::Housing => "Housing",
+            Service::CommunitySafety => "Community Safety",
+            Service::Education => "Education",
+        }
+    }
+
+    pub fn sector(self) -> Sector {
+        match self {
+            Service::AdultSocialCare => Sector::AdultSocialCare,
+            Service::ChildrensSocialCare => Sector::ChildrensServices,
+            Service::PublicHealth => Sector::PublicHealth,
+            Service::Housing => Sector::Housing,
+            Service::CommunitySafety => Sector::CommunitySafetyPartnership,
+            Service::Education => Sector::Education,
+        }
+    }
+
+    /// Social care and public health are county functions where there are districts;
+    /// housing is the district's.
+    fn upper_tier(self) -> bool {
+        !matches!(self, Service::Housing | Service::CommunitySafety)
+    }
+}
+
+/// How services are printed after a council's name, or alone (longest first when matched).
+const SERVICE_NAMES: &[(&str, Service)] = &[
+    ("adult social care and health", Service::AdultSocialCare),
+    ("adult social care services", Service::AdultSocialCare),
+    ("adult social care", Service::AdultSocialCare),
+    ("adults social care", Service::AdultSocialCare),
+    ("adult social services", Service::AdultSocialCare),
+    ("adult social work", Service::AdultSocialCare),
+    ("adult services", Service::AdultSocialCare),
+    ("adults services", Service::AdultSocialCare),
+    ("adult care services", Service::AdultSocialCare),
+    ("adult care", Service::AdultSocialCare),
+    ("adults and health", Service::AdultSocialCare),
+    ("adult safeguarding", Service::AdultSocialCare),
+    ("childrens social care", Service::ChildrensSocialCare),
+    ("children social care", Service::ChildrensSocialCare),
+    (
+        "childrens social care services",
+        Service::ChildrensSocialCare,
+    ),
+    ("childrens social services", Service::ChildrensSocialCare),
+    (
+        "childrens social work services",
+        Service::ChildrensSocialCare,
+    ),
+    ("childrens services", Service::ChildrensSocialCare),
+    ("children services", Service::ChildrensSocialCare),
+    (
+        "specialist childrens services",
+        Service::ChildrensSocialCare,
+    ),
+    (
+        "children and families services",
+        Service::ChildrensSocialCare,
+    ),
+    ("children and family services", Service::ChildrensSocialCare),
+    ("children and families", Service::ChildrensSocialCare),
+    ("childrens safeguarding", Service::ChildrensSocialCare),
+    ("early help", Service::ChildrensSocialCare),
+    ("public health team", Service::PublicHealth),
+    ("public health department", Service::PublicHealth),
+    ("public health", Service::PublicHealth),
+    ("housing services", Service::Housing),
+    ("housing service", Service::Housing),
+    ("housing department", Service::Housing),
+    ("housing options", Service::Housing),
+    ("housing options team", Service::Housing),
+    ("housing team", Service::Housing),
+    ("housing and homelessness", Service::Housing),
+    ("homelessness service", Service::Housing),
+    ("housing", Service::Housing),
+    ("community safety team", Service::CommunitySafety),
+    ("community safety", Service::CommunitySafety),
+    ("education services", Service::Education),
+    ("education service", Service::Education),
+    ("education", Service::Education),
+];
+
+/// The service names as keys: [`name_key`] singularises the last word ("Children's
+/// Services" is `childrens service`), so the table is compared in the same form.
+fn service_keys() -> &'static [(String, Service)] {
+    static CELL: std::sync::OnceLock<Vec<(String, Service)>> = std::sync::OnceLock::new();
+    CELL.get_or_init(|| {
+        let mut v: Vec<(String, Service)> = SERVICE_NAMES
+            .iter()
+            .map(|(n, s)| (name_key(n), *s))
+            .collect();
+        // Longest first, so "adult social care and health" is not read as "... health".
+        v.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+        v.dedup();
+        v
+    })
+}
+
+fn generic_role(key: &str) -> Option<Role> {
+    static CELL: std::sync::OnceLock<HashMap<String, Role>> = std::sync::OnceLock::new();
+    CELL.get_or_init(|| {
+        GENERIC_NAMES
+            .iter()
+            .map(|(n, r)| (name_key(n), *r))
+            .collect()
+    })
+    .get(key)
+    .copied()
+}
+
+/// What a generic name stands for in its review's area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Police,
+    Pcc,
+    Icb,
+    Ccg,
+    HealthBoard,
+    Council,
+    Csp,
+    Probation,
+}
+
+const GENERIC_NAMES: &[(&str, Role)] = &[
+    ("police", Role::Police),
+    ("police force", Role::Police),
+    ("police service", Role::Police),
+    ("local police", Role::Police),
+    ("constabulary", Role::Police),
+    ("opcc", Role::Pcc),
+    ("pcc", Role::Pcc),
+    ("opfcc", Role::Pcc),
+    ("pfcc", Role::Pcc),
+    ("police and crime commissioner", Role::Pcc),
+    ("office of the police and crime commissioner", Role::Pcc),
+    ("office of police and crime commissioner", Role::Pcc),
+    ("police and crime commissioners office", Role::Pcc),
+    ("police fire and crime commissioner", Role::Pcc),
+    (
+        "office of the police fire and crime commissioner",
+        Role::Pcc,
+    ),
+    ("icb", Role::Icb),
+    ("integrated care board", Role::Icb),
+    ("integrated care system", Role::Icb),
+    ("ics", Role::Icb),
+    ("local icb", Role::Icb),
+    ("ccg", Role::Ccg),
+    ("clinical commissioning group", Role::Ccg),
+    ("local ccg", Role::Ccg),
+    ("health board", Role::HealthBoard),
+    ("local health board", Role::HealthBoard),
+    ("university health board", Role::HealthBoard),
+    ("uhb", Role::HealthBoard),
+    ("lhb", Role::HealthBoard),
+    ("local authority", Role::Council),
+    ("council", Role::Council),
+    ("local council", Role::Council),
+    ("csp", Role::Csp),
+    ("community safety partnership", Role::Csp),
+    ("probation", Role::Probation),
+    ("local probation service", Role::Probation),
+];
+
+/// Where a name resolved to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A body of the registers.
+    Body(usize),
+    /// A service of a registered council.
+    Service { council: usize, service: Service },
+    /// An entry of the project's curated list that no register holds ("All Agencies").
+    Listed(&'static CuratedAgency),
+    /// A new agency of its own, with the sector its form shows (or `OTHER`).
+    New { sector: Sector, kind: AgencyKind },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolution {
+    pub target: Target,
+    pub method: Method,
+    pub reason: String,
+    /// The same name resolves the same way in every review: the store may remember it as an
+    /// alias. Context and inline abbreviations answer for one review only.
+    pub context_free: bool,
+}
+
+/// What an agency created for a resolution looks like.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spec {
+    pub code: Option<String>,
+    pub name: String,
+    pub sector: Sector,
+    pub kind: AgencyKind,
+    pub scope: Option<Scope>,
+    pub parent_code: Option<String>,
+    pub successor: Option<(String, Option<i32>)>,
+}
+
+impl Resolution {
+    /// The agency this resolution names; `printed` names a new agency.
+    pub fn spec(&self, printed: &str) -> Spec {
+        let r = registry();
+        match &self.target {
+            Target::Body(i) => {
+                let b = r.body(*i);
+                Spec {
+                    code: Some(b.code.clone()),
+                    name: b.name.clone(),
+                    sector: b.sector,
+                    kind: b.kind,
+                    scope: Some(b.scope),
+                    parent_code: b.parent.map(|p| r.body(p).code.clone()),
+                    successor: b.successor.map(|(s, y)| (r.body(s).code.clone(), y)),
+                }
+            }
+            Target::Service { council, service } => {
+                let c = r.body(*council);
+                Spec {
+                    code: Some(service_code(&c.code, *service)),
+                    name: format!("{} {}", c.name, service.label()),
+                    sector: service.sector(),
+                    kind: AgencyKind::LocalAuthorityService,
+                    scope: Some(Scope::Local),
+                    parent_code: Some(c.code.clone()),
+                    successor: c
+                        .successor
+                        .map(|(s, y)| (service_code(&r.body(s).code, *service), y)),
+                }
+            }
+            Target::Listed(entry) => Spec {
+                code: Some(format!("dhr:{}", slugify(entry.name))),
+                name: entry.name.to_owned(),
+                sector: entry.sector,
+                kind: if entry.sector == Sector::Collective {
+                    AgencyKind::Collective
+                } else {
+                    AgencyKind::Other
+                },
+                scope: None,
+                parent_code: None,
+                successor: None,
+            },
+            Target::New { sector, kind } => Spec {
+                code: None,
+                name: tidy(printed),
+                sector: *sector,
+                kind: *kind,
+                scope: None,
+                parent_code: None,
+                successor: None,
+            },
+        }
+    }
+}
+
+pub fn service_code(council_code: &str, service: Service) -> String {
+    format!("{council_code}/{}", service.slug())
+}
+
+/// What a review tells about its names: its area, and the abbreviations it defines.
+#[derive(Clone, Debug, Default)]
+pub struct ReviewContext {
+    pub area: Option<Area>,
+    /// Abbreviation key → the full name the review gave it.
+    pub abbreviations: HashMap<String, String>,
+}
+
+impl ReviewContext {
+    pub fn new<'a>(csps: &[String], texts: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut abbreviations = HashMap::new();
+        for text in texts {
+            for (abbr, full) in inline_abbreviations(text) {
+                abbreviations.entry(name_key(&abbr)).or_insert(full);
+            }
+        }
+        ReviewContext {
+            area: registry().area_of_review(csps),
+            abbreviations,
+        }
+    }
+}
+
+/// "Kent and Medway NHS and Social Care Partnership Trust (KMPT)" defines KMPT: the
+/// capitalised words before a parenthesised abbreviation whose initials spell it, or the
+/// longest run of them that the registry knows.
+pub fn inline_abbreviations(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(open) = text[from..].find('(').map(|p| p + from) {
+        let Some(close) = text[open..].find(')').map(|p| p + open) else {
+            break;
+        };
+        from = close + 1;
+        let abbr = text[open + 1..close].trim();
+        if !super::is_abbreviation(abbr) {
+            continue;
+        }
+        let before: Vec<&str> = text[..open].split_whitespace().collect();
+        let mut run: Vec<&str> = Vec::new();
+        for w in before.iter().rev().take(14) {
+            let capital = w.chars().next().is_some_and(|c| c.is_uppercase());
+            let connector = matches!(*w, "and" | "of" | "the" | "for" | "&" | "in" | "on");
+            let ends_sentence = w.ends_with(['.', ',', ';', ':', ')']);
+            if ends_sentence || !(capital || connector) {
+                break;
+            }
+            run.push(w);
+        }
+        run.reverse();
+        while run
+            .first()
+            .is_some_and(|w| !w.starts_with(char::is_uppercase))
+        {
+            run.remove(0);
+        }
+        let letters: String = abbr
+            .chars()
+            .filter(|c| c.is_alphabetic())
+            .flat_map(char::to_lowercase)
+            .collect();
+        let mut found = None;
+        for start in 0..run.len() {
+            let candidate = run[start..].join(" ");
+            let initials: String = run[start..]
+                .iter()
+                .filter(|w| w.starts_with(char::is_uppercase))
+                .filter_map(|w| w.chars().next())
+                .flat_map(char::to_lowercase)
+                .collect();
+            let known = matches!(
+                resolve_free(&candidate).map(|r| r.method),
+                Some(Method::Registry | Method::Curated | Method::ServiceOf)
+            );
+            if known
+                || initials == letters
+                || (letters.len() >= 3 && initials.starts_with(&letters))
+            {
+                found = Some(candidate);
+                break;
+            }
+        }
+        if let Some(full) = found {
+            out.push((abbr.to_owned(), full));
+        }
+    }
+    out
+}
+
+/// Resolves without any review context (steps 1, 2 and 4).
+fn resolve_free(name: &str) -> Option<Resolution> {
+    let key = name_key(name);
+    if key.is_empty() {
+        return None;
+    }
+    if let Some(entry) = curated().lookup(name) {
+        // A curated entry that a register holds is that register body.
+        if entry.name != name
+            && let Some(mut r) =
+                resolve_free(entry.name).filter(|r| !matches!(r.target, Target::Listed(_)))
+        {
+            r.method = Method::Curated;
+            r.reason = format!("curated alias of {:?}; {}", entry.name, r.reason);
+            return Some(r);
+        }
+        if let Some(body) = registered(&key, None) {
+            return Some(Resolution {
+                target: Target::Body(body.0),
+                method: Method::Curated,
+                reason: format!(
+                    "curated name of the register entry {:?}",
+                    registry().body(body.0).name
+                ),
+                context_free: true,
+            });
+        }
+        return Some(Resolution {
+            target: Target::Listed(entry),
+            method: Method::Curated,
+            reason: "in the project's curated list (api/data/agencies.txt)".into(),
+            context_free: true,
+        });
+    }
+    if let Some((body, abbreviation)) = registered(&key, None) {
+        let b = registry().body(body);
+        return Some(Resolution {
+            target: Target::Body(body),
+            method: if abbreviation {
+                Method::Abbreviation
+            } else {
+                Method::Registry
+            },
+            reason: format!(
+                "{} of {} ({})",
+                if abbreviation {
+                    "registered abbreviation"
+                } else {
+                    "register name"
+                },
+                b.name,
+                b.code
+            ),
+            context_free: true,
+        });
+    }
+    service_of(&key, None).map(|(council, service)| Resolution {
+        reason: format!(
+            "{} of {} ({})",
+            service.label(),
+            registry().body(council).name,
+            registry().body(council).code
+        ),
+        target: Target::Service { council, service },
+        method: Method::ServiceOf,
+        context_free: true,
+    })
+}
+
+/// The register body a key names, and whether the key is an abbreviation. Candidates of the
+/// best strength compete; several are told apart by the area, else current beats closed,
+/// else nobody is chosen.
+fn registered(key: &str, area: Option<&Area>) -> Option<(usize, bool)> {
+    let r = registry();
+    let all = r.candidates(key);
+    let best = all.iter().map(|c| c.strength).min()?;
+    let top: Vec<_> = all.iter().filter(|c| c.strength == best).collect();
+    if top.len() == 1 {
+        return Some((top[0].body, top[0].abbreviation));
+    }
+    if let Some(area) = area {
+        let local: Vec<_> = top
+            .iter()
+            .filter(|c| r.body(c.body).areas.iter().any(|a| area.las.contains(a)))
+            .collect();
+        if local.len() == 1 {
+            return Some((local[0].body, local[0].abbreviation));
+        }
+    }
+    let current: Vec<_> = top.iter().filter(|c| r.body(c.body).current).collect();
+    if current.len() == 1 && best != Strength::Weak {
+        return Some((current[0].body, current[0].abbreviation));
+    }
+    None
+}
+
+/// "<council> Adult Social Care": the council's service. With an area, a bare service name
+/// ("Adult Social Care") is the area's council's.
+fn service_of(key: &str, area: Option<&Area>) -> Option<(usize, Service)> {
+    let r = registry();
+    let mut best: Option<(usize, Service)> = None;
+    for (suffix, service) in service_keys() {
+        let prefix = if key == suffix {
+            ""
+        } else if let Some(p) = key.strip_suffix(suffix).and_then(|p| p.strip_suffix(' ')) {
+            p
+        } else {
+            continue;
+        };
+        let prefix = prefix.trim();
+        if prefix.is_empty() {
+            let area = area?;
+            let councils = if service.upper_tier() {
+                r.upper_tier(area)
+            } else {
+                r.lower_tier(area)
+            };
+            if let [council] = councils[..] {
+                return Some((council, *service));
+            }
+            return None;
+        }
+        // "Kent County Council's" reads as "kent county councils" in a key.
+        for p in [
+            prefix.to_owned(),
+            prefix.strip_suffix('s').unwrap_or(prefix).to_owned(),
+            prefix.strip_suffix(" city").unwrap_or(prefix).to_owned(),
+            prefix.strip_suffix(" county").unwrap_or(prefix).to_owned(),
+        ] {
+            let councils = r.councils(&p);
+            let chosen = match councils {
+                [one] => Some(*one),
+                [] => None,
+                many => area
+                    .and_then(|a| {
+                        let local: Vec<usize> = many
+                            .iter()
+                            .copied()
+                            .filter(|b| r.body(*b).areas.iter().any(|x| a.las.contains(x)))
+                            .collect();
+                        (local.len() == 1).then(|| local[0])
+                    })
+                    .or_else(|| {
+                        let current: Vec<usize> = many
+                            .iter()
+                            .copied()
+                            .filter(|b| r.body(*b).current)
+                            .collect();
+                        (current.len() == 1).then(|| current[0])
+                    }),
+            };
+            if let Some(c) = chosen {
+                best = Some((c, *service));
+                break;
+            }
+        }
+        if best.is_some() {
+            break;
+        }
+    }
+    best
+}
+
+/// Resolves a printed addressee in its review's context.
+pub fn resolve(printed: &str, ctx: &ReviewContext) -> Resolution {
+    let name = strip_defined_abbreviation(printed);
+    let key = name_key(name);
+    let area = ctx.area.as_ref();
+    if let Some(r) = resolve_free(name) {
+        return r;
+    }
+    // An alias of several bodies, told apart by the review's area.
+    if let Some(area) = area
+        && let Some((body, abbreviation)) = registered(&key, Some(area))
+    {
+        let b = registry().body(body);
+        return Resolution {
+            target: Target::Body(body),
+            method: if abbreviation {
+                Method::Abbreviation
+            } else {
+                Method::Registry
+            },
+            reason: format!(
+                "{:?} names several bodies; {} serves this review's area ({})",
+                tidy(name),
+                b.name,
+                area.csp
+            ),
+            context_free: false,
+        };
+    }
+    if let Some(full) = ctx.abbreviations.get(&key) {
+        let inner = resolve(
+            full,
+            &ReviewContext {
+                area: ctx.area.clone(),
+                abbreviations: HashMap::new(),
+            },
+        );
+        return Resolution {
+            reason: format!("defined in this review as {full:?}; {}", inner.reason),
+            target: match inner.target {
+                // An unknown full name still names one body: the abbreviation joins it.
+                Target::New { .. } => Target::New {
+                    sector: inner.spec(full).sector,
+                    kind: inner.spec(full).kind,
+                },
+                t => t,
+            },
+            method: Method::Abbreviation,
+            context_free: false,
+        };
+    }
+    if let Some(area) = area {
+        if let Some((council, service)) = service_of(&key, Some(area)) {
+            let c = registry().body(council);
+            return Resolution {
+                reason: format!(
+                    "{} of this review's area ({}): {}",
+                    service.label(),
+                    area.csp,
+                    c.name
+                ),
+                target: Target::Service { council, service },
+                method: Method::Context,
+                context_free: false,
+            };
+        }
+        if let Some(r) = in_context(&key, area) {
+            return r;
+        }
+    }
+    if let Some((sector, kind, why)) = rule(name) {
+        return Resolution {
+            target: Target::New { sector, kind },
+            method: Method::Rule,
+            reason: format!("by its form: {why}"),
+            context_free: true,
+        };
+    }
+    Resolution {
+        target: Target::New {
+            sector: Sector::Other,
+            kind: AgencyKind::Other,
+        },
+        method: Method::Unresolved,
+        reason: "no register, abbreviation, service, context or rule names it".into(),
+        context_free: true,
+    }
+}
+
+/// "Kent and Medway NHS and Social Care Partnership Trust (KMPT)" is the trust.
+fn strip_defined_abbreviation(printed: &str) -> &str {
+    let t = printed.trim();
+    if let Some(open) = t.rfind(" (")
+        && t.ends_with(')')
+        && super::is_abbreviation(&t[open + 2..t.len() - 1])
+    {
+        return t[..open].trim();
+    }
+    t
+}
+
+fn in_context(key: &str, area: &Area) -> Option<Resolution> {
+    let r = registry();
+    let role = GENERIC_NAMES
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, r)| *r)?;
+    let body = match role {
+        Role::Police => area
+            .force
+            .as_ref()
+            .and_then(|f| r.by_code(&format!("force:{f}"))),
+        Role::Pcc => area.force.as_ref().and_then(|f| r.pcc_of_force(f)),
+        Role::Icb => area
+            .icb_ods
+            .as_ref()
+            .and_then(|o| r.by_code(&format!("ods:{o}"))),
+        Role::Ccg => area.icb_ods.as_ref().and_then(|o| {
+            // Only where one 2021 CCG became the area's ICB is "the CCG" that CCG.
+            let ccgs: Vec<usize> = r
+                .predecessors(r.by_code(&format!("ods:{o}"))?)
+                .iter()
+                .copied()
+                .filter(|p| {
+                    r.body(*p).kind == AgencyKind::Ccg
+                        && r.body(*p).successor.is_some_and(|(_, y)| y == Some(2022))
+                })
+                .collect();
+            (ccgs.len() == 1).then(|| ccgs[0])
+        }),
+        Role::HealthBoard => area.health_board.as_ref().and_then(|h| {
+            r.candidates(&name_key(h))
+                .iter()
+                .find(|c| c.strength == Strength::Name)
+                .map(|c| c.body)
+        }),
+        Role::Council => {
+            let lower = r.lower_tier(area);
+            let upper = r.upper_tier(area);
+            match (&lower[..], &upper[..]) {
+                ([one], _) => Some(*one),
+                (_, [one]) => Some(*one),
+                _ => None,
+            }
+        }
+        Role::Csp => area.csp_body,
+        Role::Probation => area.region.as_ref().and_then(|region| {
+            let probation_region = match (region.as_str(), area.force.as_deref()) {
+                (_, Some("greater-manchester")) => "Greater Manchester",
+                ("South East", Some("kent" | "surrey" | "sussex")) => "Kent, Surrey and Sussex",
+                ("South East", _) => "South Central",
+                ("Wales", _) => return r.by_code("delius:N03"),
+                (other, _) => other,
+            };
+            r.candidates(&name_key(&format!("{probation_region} Probation Service")))
+                .first()
+                .map(|c| c.body)
+        }),
+    }?;
+    let b = r.body(body);
+    Some(Resolution {
+        target: Target::Body(body),
+        method: Method::Context,
+        reason: format!("generic name in a review of {}: {}", area.csp, b.name),
+        context_free: false,
+    })
+}
+
+/// The sector a name's form shows. Matched on whole words at the end (or start) of the
+/// lower-cased name; the first rule that matches wins, so the specific come first.
+fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
+    let n = format!(
+        " {} ",
+        tidy(name)
+            .to_lowercase()
+            .replace(['’', '\''], "")
+            .replace('&', "and")
+    );
+    let n = n.replace([',', '.', '(', ')'], " ");
+    let n = format!(" {} ", n.split_whitespace().collect::<Vec<_>>().join(" "));
+    // Whole words of the space-padded name, without allocating: ingest runs these for
+    // every name no register holds.
+    let bytes = n.as_bytes();
+    let word_at =
+        |i: usize, w: &str| i > 0 && bytes[i - 1] == b' ' && bytes.get(i + w.len()) == Some(&b' ');
+    let has = |w: &str| n.match_indices(w).any(|(i, _)| word_at(i, w));
+    let ends = |w: &str| {
+        n.len() > w.len() + 1 && word_at(n.len() - 1 - w.len(), w) && n[..n.len() - 1].ends_with(w)
+    };
+    let starts = |w: &str| n[1..].starts_with(w) && word_at(1, w);
+    use AgencyKind as K;
+    use Sector as S;
+    let rules: [(bool, S, K, &'static str); 34] = [
+        (
+            n.split_whitespace().next() == Some("all")
+                || ends("agencies")
+                || ends("partners")
+                || ends("partner agencies")
+                || ends("organisations")
+                || ends("professionals")
+                || ends("services") && starts("all"),
+            S::Collective,
+            K::Collective,
+            "a collective (\"All ...\", \"... agencies\")",
+        ),
+        (
+            has("police and crime commissioner")
+                || has("police fire and crime commissioner")
+                || has("opcc")
+                || has("pcc")
+                || has("mopac"),
+            S::PolicingOversight,
+            K::Pcc,
+            "\"... Police and Crime Commissioner\"",
+        ),
+        (
+            has("community safety partnership")
+                || ends("csp")
+                || (starts("safer") || starts("safe")) && ends("partnership")
+                || has("safer partnership")
+                || has("community safety"),
+            S::CommunitySafetyPartnership,
+            K::Csp,
+            "\"... Community Safety Partnership\", \"Safer ... Partnership\", \"... CSP\"",
+        ),
+        (
+            has("safeguarding adults board")
+                || has("safeguarding adult board")
+                || has("safeguarding adults partnership"),
+            S::AdultSocialCare,
+            K::Other,
+            "\"... Safeguarding Adults Board\"",
+        ),
+        (
+            has("safeguarding children") || has("safeguarding childrens"),
+            S::ChildrensServices,
+            K::Other,
+            "\"... Safeguarding Children Partnership/Board\"",
+        ),
+        (has("marac"), S::MaracPartnership, K::Other, "\"MARAC\""),
+        (
+            has("mappa")
+                || has("criminal justice board")
+                || has("youth offending")
+                || has("youth justice")
+                || has("prison")
+                || has("hmp")
+                || has("court")
+                || has("courts"),
+            S::ProbationCriminalJustice,
+            K::Other,
+            "criminal justice (\"MAPPA\", \"HMP\", \"Youth Offending\")",
+        ),
+        (
+            has("probation") || has("community rehabilitation company") || ends("crc"),
+            S::ProbationCriminalJustice,
+            K::Probation,
+            "\"... Probation\", \"... CRC\"",
+        ),
+        (
+            ends("police")
+                || ends("constabulary")
+                || ends("police service")
+                || ends("police force")
+                || starts("police") && n.split_whitespace().count() <= 3,
+            S::Police,
+            K::PoliceForce,
+            "\"... Police\", \"... Constabulary\"",
+        ),
+        (
+            ends("ambulance service") || has("ambulance service") || has("ambulance"),
+            S::AcuteHealth,
+            K::NhsTrust,
+            "\"... Ambulance Service\"",
+        ),
+        (
+            has("mental health")
+                || has("psychiatric")
+                || has("crisis team")
+                || has("cmht")
+                || has("iapt")
+                || has("talking therapies"),
+            S::MentalHealth,
+            K::Other,
+            "mental health (\"... Mental Health ...\")",
+        ),
+        (
+            has("community health")
+                || has("community healthcare")
+                || has("health visiting")
+                || has("health visitor")
+                || has("district nursing")
+                || has("school nursing"),
+            S::CommunityHealth,
+            K::Other,
+            "community health (\"... Community Health ...\", health visiting)",
+        ),
+        (
+            (ends("nhs trust") || ends("nhs foundation trust") || ends("foundation trust"))
+                && (has("partnership") || has("health and care") || has("social care")),
+            S::MentalHealth,
+            K::NhsTrust,
+            "a partnership NHS trust (mental health and social care)",
+        ),
+        (
+            ends("nhs trust")
+                || ends("nhs foundation trust")
+                || ends("foundation trust")
+                || ends("university hospitals")
+                || ends("hospitals")
+                || ends("hospital")
+                || has("hospital")
+                || has("university hospitals")
+                || has("emergency department")
+                || ends("a and e")
+                || has("maternity"),
+            S::AcuteHealth,
+            K::NhsTrust,
+            "\"... NHS (Foundation) Trust\", \"... Hospital(s)\"",
+        ),
+        (
+            ends("health board") || ends("uhb") || ends("lhb"),
+            S::HealthCommissioning,
+            K::HealthBoard,
+            "\"... Health Board\"",
+        ),
+        (
+            ends("icb")
+                || ends("integrated care board")
+                || ends("integrated care system")
+                || ends("ics")
+                || ends("ccg")
+                || has("clinical commissioning")
+                || starts("nhs")
+                || ends("commissioning")
+                || ends("commissioners"),
+            S::HealthCommissioning,
+            K::Icb,
+            "\"... ICB\", \"... CCG\", \"NHS <area>\"",
+        ),
+        (
+            has("gp")
+                || has("gps")
+                || ends("surgery")
+                || ends("medical practice")
+                || ends("medical centre")
+                || ends("health centre")
+                || has("general practice")
+                || has("primary care"),
+            S::PrimaryCare,
+            K::Other,
+            "primary care (\"GP ...\", \"... Surgery\")",
+        ),
+        (
+            has("adult social care")
+                || has("adult services")
+                || has("adults services")
+                || has("adult social services")
+                || has("adult care"),
+            S::AdultSocialCare,
+            K::LocalAuthorityService,
+            "\"... Adult Social Care\"",
+        ),
+        (
+            has("childrens social care")
+                || has("childrens services")
+                || has("children services")
+                || has("children and families")
+                || has("childrens social work")
+                || has("early help")
+                || has("children social care"),
+            S::ChildrensServices,
+            K::LocalAuthorityService,
+            "\"... Children's Social Care/Services\"",
+        ),
+        (
+            has("public health"),
+            S::PublicHealth,
+            K::Other,
+            "\"... Public Health\"",
+        ),
+        (
+            has("drug")
+                || has("alcohol")
+                || has("substance")
+                || has("recovery")
+                || has("addiction")
+                || has("drugs"),
+            S::SubstanceMisuse,
+            K::Other,
+            "substance misuse (\"drug\", \"alcohol\", \"recovery\")",
+        ),
+        (
+            has("womens aid")
+                || has("idva")
+                || has("idvas")
+                || has("domestic abuse")
+                || has("domestic violence")
+                || has("refuge")
+                || has("stalking")
+                || has("isva")
+                || has("rape crisis")
+                || has("sexual violence"),
+            S::SpecialistDomesticAbuse,
+            K::DomesticAbuseOrganisation,
+            "specialist domestic abuse (\"Women's Aid\", \"IDVA\", \"Domestic Abuse ...\")",
+        ),
+        (
+            ends("housing")
+                || ends("homes")
+                || has("housing association")
+                || has("housing trust")
+                || has("housing group")
+                || ends("housing partnership")
+                || has("homelessness")
+                || ends("living") && has("housing")
+                || has("housing"),
+            S::Housing,
+            K::Other,
+            "\"... Housing\", \"... Homes\"",
+        ),
+        (
+            ends("city council")
+                || ends("county council")
+                || ends("borough council")
+                || ends("district council")
+                || ends("council")
+                || ends("borough")
+                || starts("london borough of")
+                || starts("royal borough of")
+                || ends("combined authority")
+                || has("local authority")
+                || has("local authorities"),
+            S::LocalAuthority,
+            K::LocalAuthority,
+            "\"... City/County/Borough Council\"",
+        ),
+        (
+            starts("department for")
+                || starts("department of")
+                || starts("home office")
+                || has("immigration")
+                || has("border force")
+                || starts("ministry of")
+                || starts("hm")
+                || starts("his majestys")
+                || starts("her majestys")
+                || has("government")
+                || ends("office") && has("home")
+                || has("secretary of state")
+                || has("parliament")
+                || has("cabinet"),
+            S::NationalGovernment,
+            K::NationalBody,
+            "national government (\"Department for ...\", \"Ministry of ...\", \"Government\")",
+        ),
+        (
+            ends("university")
+                || ends("college")
+                || ends("school")
+                || ends("schools")
+                || starts("university of")
+                || has("academy")
+                || has("education"),
+            S::Education,
+            K::Other,
+            "education (\"... University\", \"... College\", \"... School\")",
+        ),
+        (
+            has("fire and rescue") || has("fire service"),
+            S::Other,
+            K::Other,
+            "fire and rescue service",
+        ),
+        (
+            has("social care") || has("social services") || has("social work"),
+            S::AdultSocialCare,
+            K::LocalAuthorityService,
+            "\"... Social Care\"",
+        ),
+        (
+            ends("partnership") && has("safeguarding"),
+            S::MaracPartnership,
+            K::Other,
+            "a safeguarding partnership",
+        ),
+        (
+            has("multi agency") || has("multiagency") || has("mash"),
+            S::MaracPartnership,
+            K::Other,
+            "multi-agency (\"MASH\", \"Multi-Agency ...\")",
+        ),
+        (has("nhs"), S::AcuteHealth, K::Other, "an NHS body"),
+        (
+            has("dwp") || has("jobcentre") || has("job centre"),
+            S::NationalGovernment,
+            K::NationalBody,
+            "DWP / Jobcentre",
+        ),
+        (
+            has("nurse") || has("nursing") || has("midwife") || has("midwifery"),
+            S::CommunityHealth,
+            K::Other,
+            "nursing / midwifery",
+        ),
+        (has("commissioner"), S::Other, K::Other, "a commissioner"),
+    ];
+    rules
+        .into_iter()
+        .find(|(hit, ..)| *hit)
+        .filter(|(_, s, ..)| *s != Sector::Other)
+        .map(|(_, s, k, why)| (s, k, why))
+}
+
+/// How surely `name` is one addressee, as a cost for splitting runs of names: 1 for a name
+/// the registry, curated list or generic names hold, 4 for one only a rule reads (so that
+/// three known names beat one long rule-shaped string), `None` for no name.
+pub fn name_cost(name: &str) -> Option<usize> {
+    let name = strip_defined_abbreviation(name);
+    let key = name_key(name);
+    if key.is_empty() {
+        return None;
+    }
+    if resolve_free(name).is_some()
+        || generic_role(&key).is_some()
+        || service_keys().iter().any(|(k, _)| *k == key)
+        || !registry().candidates(&key).is_empty()
+    {
+        Some(1)
+    } else if rule(name).is_some() {
+        Some(4)
+    } else {
+        None
+    }
+}
+
+/// Whether `name` reads as an addressee on its own: the parser splits a flat row's tail off
+/// only where it does. Context-free (no area), and never by the unresolved fallback.
+pub fn is_addressee(name: &str) -> bool {
+    let name = strip_defined_abbreviation(name);
+    let key = name_key(name);
+    if key.is_empty() {
+        return false;
+    }
+    resolve_free(name).is_some()
+        || generic_role(&key).is_some()
+        || service_keys().iter().any(|(k, _)| *k == key)
+        || !registry().candidates(&key).is_empty()
+        || rule(name).is_some()
+}
+
+/// The registry as a whole, for callers that need its version or bodies.
+pub fn the_registry() -> &'static Registry {
+    registry()
+}
+
+/// The registry codes of a body's children, and of its predecessors with the year they
+/// handed over: what to link when the body's agency is created. A council's services are
+/// children by code (`gss:X/adult-social-care`); a service's predecessors are the same
+/// services of the predecessor councils.
+pub fn relatives_of(code: &str) -> (Vec<String>, Vec<(String, Option<i32>)>) {
+    let r = registry();
+    let (base, service) = match code.split_once('/') {
+        Some((b, s)) => (b, Some(s)),
+        None => (code, None),
+    };
+    let Some(index) = r.by_code(base) else {
+        return (Vec::new(), Vec::new());
+    };
+    let with_service = |c: &str| match service {
+        Some(s) => format!("{c}/{s}"),
+        None => c.to_owned(),
+    };
+    let predecessors = r
+        .predecessors(index)
+        .iter()
+        .map(|p| {
+            let b = r.body(*p);
+            (with_service(&b.code), b.successor.and_then(|(_, y)| y))
+        })
+        .collect();
+    let mut children: Vec<String> = Vec::new();
+    if service.is_none() {
+        children.extend(r.children(index).iter().map(|c| r.body(*c).code.clone()));
+        for (_, s) in SERVICE_NAMES {
+            let c = service_code(code, *s);
+            if !children.contains(&c) {
+                children.push(c);
+            }
+        }
+    }
+    (children, predecessors)
+}
+
+/// A registered body a name that resolved only by its form may have meant: "Ashford County
+/// Council" (no such council) suggests Kent County Council and Ashford Borough Council, the
+/// councils of the place it names. Shown to a curator; never merged.
+pub fn suggest(name: &str) -> Option<String> {
+    let r = registry();
+    let words: Vec<&str> = name.split_whitespace().collect();
+    for cut in (1..words.len()).rev() {
+        let place = words[..cut].join(" ");
+        if let Some(area) = r.area(&place) {
+            let mut names: Vec<&str> = r
+                .upper_tier(area)
+                .into_iter()
+                .chain(r.lower_tier(area))
+                .map(|b| r.body(b).name.as_str())
+                .collect();
+            names.dedup();
+            if names.is_empty() || names.iter().any(|n| name_key(n) == name_key(name)) {
+                return None;
+            }
+            return Some(format!("did you mean {}?", names.join(" or ")));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(csp: &str) -> ReviewContext {
+        ReviewContext::new(&[csp.to_owned()], [])
+    }
+
+    fn none() -> ReviewContext {
+        ReviewContext::default()
+    }
+
+    fn resolved(name: &str, c: &ReviewContext) -> (String, Sector, Method) {
+        let r = resolve(name, c);
+        let spec = r.spec(name);
+        (spec.name, spec.sector, r.method)
+    }
+
+    #[test]
+    fn step_curated_list_wins() {
+        let (name, sector, method) = resolved("All Agencies", &none());
+        assert_eq!(
+            (name.as_str(), sector, method),
+            ("All Agencies", Sector::Collective, Method::Curated)
+        );
+        let (_, sector, method) = resolved("GP Practice", &none());
+        assert_eq!((sector, method), (Sector::PrimaryCare, Method::Curated));
+    }
+
+    #[test]
+    fn step_register_names_and_aliases() {
+        for (printed, want, sector) in [
+            (
+                "Lancashire Constabulary",
+                "Lancashire Constabulary",
+                Sector::Police,
+            ),
+            (
+                "West Yorkshire Police",
+                "West Yorkshire Police",
+                Sector::Police,
+            ),
+            ("GMP", "Greater Manchester Police", Sector::Police),
+            (
+                "NHS Greater Manchester",
+                "NHS Greater Manchester Integrated Care Board",
+                Sector::HealthCommissioning,
+            ),
+            (
+                "NHS Sussex ICB",
+                "NHS Sussex Integrated Care Board",
+                Sector::HealthCommissioning,
+            ),
+            (
+                "Sussex Community NHS Foundation Trust",
+                "Sussex Community NHS Foundation Trust",
+                Sector::CommunityHealth,
+            ),
+            (
+                "Leeds Teaching Hospitals NHS Trust",
+                "Leeds Teaching Hospitals NHS Trust",
+                Sector::AcuteHealth,
+            ),
+            (
+                "Cardiff and Vale University Health Board",
+                "Cardiff and Vale University Health Board",
+                Sector::HealthCommissioning,
+            ),
+            (
+                "Surrey County Council",
+                "Surrey County Council",
+                Sector::LocalAuthority,
+            ),
+            (
+                "Public Health England",
+                "Public Health England",
+                Sector::PublicHealth,
+            ),
+            (
+                "Probation Service North West region",
+                "Probation Service North West region",
+                Sector::ProbationCriminalJustice,
+            ),
+            ("SafeLives", "SafeLives", Sector::SpecialistDomesticAbuse),
+            (
+                "Department for Education",
+                "Department for Education",
+                Sector::Education,
+            ),
+        ] {
+            let (name, s, method) = resolved(printed, &none());
+            assert_eq!((name.as_str(), s), (want, sector), "{printed}");
+            assert!(
+                matches!(
+                    method,
+                    Method::Registry | Method::Abbreviation | Method::Curated
+                ),
+                "{printed}: {method}"
+            );
+        }
+    }
+
+    #[test]
+    fn step_an_ambiguous_alias_needs_the_area() {
+        // "Hampshire" is the county council's place name and part of other bodies' names;
+        // without an area nobody is chosen by a guess.
+        let r = resolve("Sussex", &none());
+        assert_ne!(r.method, Method::Registry, "{r:?}");
+    }
+
+    #[test]
+    fn step_inline_abbreviations() {
+        let c = ReviewContext::new(
+            &["Kent".to_owned()],
+            [
+                "The review met Kent and Medway NHS and Social Care Partnership Trust (KMPT) staff.",
+                "Refer to the Wessex Recovery Partnership (WRP) at once.",
+            ],
+        );
+        assert_eq!(
+            c.abbreviations.get("wrp").map(String::as_str),
+            Some("Wessex Recovery Partnership")
+        );
+        let r = resolve("WRP", &c);
+        assert_eq!(r.method, Method::Abbreviation);
+        assert_eq!(r.spec("WRP").sector, Sector::SubstanceMisuse);
+        assert!(!r.context_free);
+        // Without the review's definition, WRP is nobody.
+        assert_eq!(resolve("WRP", &none()).method, Method::Unresolved);
+    }
+
+    #[test]
+    fn step_services_of_a_council() {
+        let r = resolve("Kent County Council Adult Social Care", &none());
+        assert_eq!(r.method, Method::ServiceOf);
+        let spec = r.spec("");
+        assert_eq!(spec.sector, Sector::AdultSocialCare);
+        assert_eq!(spec.kind, AgencyKind::LocalAuthorityService);
+        assert_eq!(spec.parent_code.as_deref(), Some("gss:E10000016"));
+        let spec = resolve("Lancashire County Council Children's Social Care", &none()).spec("");
+        assert_eq!(spec.sector, Sector::ChildrensServices);
+        assert_eq!(
+            spec.name,
+            "Lancashire County Council Children's Social Care"
+        );
+        assert_eq!(
+            resolve("Derbyshire Public Health", &none()).spec("").sector,
+            Sector::PublicHealth
+        );
+        assert_eq!(
+            resolve("Leeds City Council Housing", &none())
+                .spec("")
+                .sector,
+            Sector::Housing
+        );
+    }
+
+    #[test]
+    fn step_generic_names_in_context() {
+        let kent = ctx("Kent");
+        assert_eq!(
+            resolved("Police", &kent),
+            ("Kent Police".into(), Sector::Police, Method::Context)
+        );
+        let (name, sector, method) = resolved("the CCG", &kent);
+        assert_eq!(
+            (sector, method),
+            (Sector::HealthCommissioning, Method::Context)
+        );
+        assert_eq!(name, "NHS Kent and Medway CCG");
+        assert_eq!(
+            resolved("ICB", &kent).0,
+            "NHS Kent and Medway Integrated Care Board"
+        );
+        let (name, sector, _) = resolved("Adult Social Care", &kent);
+        assert_eq!(
+            (name.as_str(), sector),
+            (
+                "Kent County Council Adult Social Care",
+                Sector::AdultSocialCare
+            )
+        );
+        let (opcc_kent, s, m) = resolved("OPCC", &kent);
+        assert_eq!((s, m), (Sector::PolicingOversight, Method::Context));
+        let (opcc_wm, ..) = resolved("OPCC", &ctx("Dudley"));
+        assert_ne!(opcc_kent, opcc_wm, "one OPCC per force area");
+        assert_eq!(resolved("Police", &ctx("Dudley")).0, "West Midlands Police");
+        assert_eq!(
+            resolved("Health Board", &ctx("Cardiff")).0,
+            "Cardiff and Vale University Health Board"
+        );
+        // A district's children's social care is the county's.
+        assert_eq!(
+            resolved("Children's Social Care", &ctx("Ashford")).0,
+            "Kent County Council Children's Social Care"
+        );
+        // Without an area, a generic name is only a sector.
+        let r = resolve("Police", &none());
+        assert_eq!(
+            (r.method, r.spec("Police").sector),
+            (Method::Rule, Sector::Police)
+        );
+    }
+
+    #[test]
+    fn step_rules_by_form() {
+        for (printed, sector) in [
+            ("Borsetshire Constabulary", Sector::Police),
+            (
+                "Safer Ambridge Partnership",
+                Sector::CommunitySafetyPartnership,
+            ),
+            ("Ambridge CSP", Sector::CommunitySafetyPartnership),
+            (
+                "Borchester Community Safety Partnership",
+                Sector::CommunitySafetyPartnership,
+            ),
+            (
+                "Borsetshire Partnership NHS Foundation Trust",
+                Sector::MentalHealth,
+            ),
+            ("Felpersham University Hospitals", Sector::AcuteHealth),
+            ("Borchester Borough Council", Sector::LocalAuthority),
+            ("Ambridge Homes", Sector::Housing),
+            ("Felpersham Housing", Sector::Housing),
+            ("Borsetshire ICB", Sector::HealthCommissioning),
+            ("NHS Borsetshire", Sector::HealthCommissioning),
+            ("Borsetshire Women's Aid", Sector::SpecialistDomesticAbuse),
+            ("National Government", Sector::NationalGovernment),
+            (
+                "Home Office Immigration Enforcement Unit",
+                Sector::NationalGovernment,
+            ),
+        ] {
+            let r = resolve(printed, &none());
+            assert_eq!(r.method, Method::Rule, "{printed}: {r:?}");
+            assert_eq!(r.spec(printed).sector, sector, "{printed}");
+            assert_eq!(r.spec(printed).name, printed, "rules never rename or merge");
+        }
+    }
+
+    #[test]
+    fn national_providers_in_the_curated_list() {
+        let (_, sector, method) = resolved("CGL", &none());
+        assert_eq!((sector, method), (Sector::SubstanceMisuse, Method::Curated));
+        assert_eq!(resolved("Peabody", &none()).1, Sector::Housing);
+    }
+
+    #[test]
+    fn step_unresolved() {
+        let r = resolve("The Ambridge Trust", &none());
+        assert_eq!(r.method, Method::Unresolved);
+        assert_eq!(r.spec("The Ambridge Trust").sector, Sector::Other);
+    }
+
+    #[test]
+    fn addressee_shapes_for_the_parser() {
+        assert!(is_addressee("Kent Police"));
+        assert!(is_addressee("Home Office"));
+        assert!(is_addressee("Police"));
+        assert!(!is_addressee("do it now"));
+        assert!(!is_addressee("Ambridge"));
+    }
+}

@@ -1,0 +1,295 @@
+//! Issue 12: review pages written for the purpose (bodies the fixtures never name) resolve
+//! through the registry, with the review's context, on both engines.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+fn table_page(slug: &str, csp: &str, published: &str, rows: &[(&str, &[&str])]) -> String {
+    let mut text = format!(
+        "SOURCE: https://example.org/{slug}/\nSource · Domestic Homicide Review\n{slug} review\nCSP: {csp}\n\
+         Published: {published}\nExtracted: {} recs\nSummary\nWritten for a test.\n\
+         | # | Recommendation | Addressed to |\n|---|---|---|\n",
+        rows.len()
+    );
+    for (i, (rec, to)) in rows.iter().enumerate() {
+        text.push_str(&format!("| {} | {rec} | {} |\n", i + 1, to.join(" | ")));
+    }
+    text.push_str("| Recommendations extracted from the published report. | ||\n");
+    text
+}
+
+fn write(dir: &tempfile::TempDir, file: &str, text: &str) {
+    std::fs::write(dir.path().join(file), text).unwrap();
+}
+
+const RECS: &str = "query($csp: String) { reviews(filter: { csp: $csp }) { nodes { title recommendations(first: 50) { nodes {
+    label text addressedTo
+    addressees { position resolution { method reason } agency { name slug sector kind registryCode scope
+      parent { name } children { name } successor { name } successorYear predecessors { name } } } } } } } }";
+
+fn rows(data: &Value) -> Vec<Value> {
+    data["reviews"]["nodes"][0]["recommendations"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn addressee(row: &Value, n: usize) -> &Value {
+    &row["addressees"][n]
+}
+
+both! {
+    async fn unseen_bodies_resolve_by_register_abbreviation_service_and_context(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir, "wigan.txt", &table_page("wigan-1", "Wigan", "March 2025", &[
+            ("Review call handling. Greater Manchester Mental Health NHS Foundation Trust (GMMH) should also be told.", &["Police"]),
+            ("Commission a DA pathway.", &["NHS Greater Manchester"]),
+            ("Assess carers.", &["Adult Social Care", "Children's Social Care"]),
+            ("Follow up missed appointments.", &["GMMH"]),
+            ("Fund IDVAs.", &["OPCC"]),
+            ("Lead the partnership.", &["Wigan Council"]),
+            ("Change the law.", &["National Government"]),
+            ("Train health visitors.", &["Bridgewater Community Healthcare NHS Foundation Trust"]),
+            ("Audit the plan.", &["Borsetshire Domestic Abuse Forum"]),
+        ]));
+        write(&dir, "kent.txt", &table_page("kent-1", "Kent", "June 2024", &[
+            ("Fund IDVAs.", &["OPCC"]),
+        ]));
+        let (code, out, err) = ingest(&app.database.url, &[dir.path()]);
+        assert_eq!(code, 0, "{out}{err}");
+
+        let data = app.query(RECS, json!({ "csp": "Wigan" })).await;
+        let r = rows(&data);
+        let police = addressee(&r[0], 0);
+        assert_eq!(police["agency"]["name"], "Greater Manchester Police");
+        assert_eq!(police["agency"]["kind"], "POLICE_FORCE");
+        assert_eq!(police["agency"]["registryCode"], "force:greater-manchester");
+        assert_eq!(police["resolution"]["method"], "CONTEXT");
+        assert!(police["resolution"]["reason"].as_str().unwrap().contains("Wigan"), "{police}");
+
+        let icb = addressee(&r[1], 0);
+        assert_eq!(icb["agency"]["name"], "NHS Greater Manchester Integrated Care Board");
+        assert_eq!(icb["agency"]["sector"], "HEALTH_COMMISSIONING");
+        assert_eq!(icb["agency"]["scope"], "REGIONAL");
+        assert_eq!(icb["resolution"]["method"], "REGISTRY");
+
+        let (asc, csc) = (addressee(&r[2], 0), addressee(&r[2], 1));
+        assert_eq!(asc["agency"]["sector"], "ADULT_SOCIAL_CARE");
+        assert_eq!(asc["agency"]["kind"], "LOCAL_AUTHORITY_SERVICE");
+        assert_eq!(csc["agency"]["sector"], "CHILDRENS_SERVICES");
+        assert_eq!(csc["resolution"]["method"], "CONTEXT");
+        // The council came later in the page; the services are linked to it all the same.
+        assert_eq!(asc["agency"]["parent"]["name"], "Wigan Metropolitan Borough Council");
+        let council = addressee(&r[5], 0);
+        assert_eq!(council["agency"]["name"], "Wigan Metropolitan Borough Council");
+        let children: Vec<&str> = council["agency"]["children"].as_array().unwrap().iter()
+            .map(|c| c["name"].as_str().unwrap()).collect();
+        assert!(children.contains(&"Wigan Metropolitan Borough Council Adult Social Care"), "{children:?}");
+
+        // An abbreviation the review defines joins the body it defines.
+        let gmmh = addressee(&r[3], 0);
+        assert_eq!(gmmh["agency"]["name"], "Greater Manchester Mental Health NHS Foundation Trust");
+        assert_eq!(gmmh["agency"]["sector"], "MENTAL_HEALTH");
+        assert_eq!(gmmh["resolution"]["method"], "ABBREVIATION");
+
+        assert_eq!(addressee(&r[6], 0)["agency"]["sector"], "NATIONAL_GOVERNMENT");
+        assert_eq!(addressee(&r[6], 0)["resolution"]["method"], "RULE");
+        assert_eq!(addressee(&r[7], 0)["agency"]["sector"], "COMMUNITY_HEALTH");
+        let unknown = addressee(&r[8], 0);
+        assert_eq!(unknown["agency"]["sector"], "SPECIALIST_DOMESTIC_ABUSE");
+        assert_eq!(unknown["agency"]["name"], "Borsetshire Domestic Abuse Forum");
+
+        // One OPCC per force area, never one national agency.
+        let wigan_opcc = addressee(&r[4], 0)["agency"]["slug"].clone();
+        let kent = app.query(RECS, json!({ "csp": "Kent" })).await;
+        let kent_opcc = addressee(&rows(&kent)[0], 0)["agency"].clone();
+        assert_ne!(kent_opcc["slug"], wigan_opcc);
+        assert_eq!(kent_opcc["sector"], "POLICING_OVERSIGHT");
+
+        // Filters by kind, scope and resolution.
+        let q = "{ ctx: agencies(first: 50, filter: { resolution: CONTEXT }) { nodes { name } }
+                   forces: agencies(first: 50, filter: { kind: POLICE_FORCE }) { nodes { name } }
+                   national: agencies(first: 50, filter: { scope: NATIONAL }) { totalCount } }";
+        let f = app.query(q, json!({})).await;
+        let ctx: Vec<&str> = f["ctx"]["nodes"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
+        assert!(ctx.contains(&"Greater Manchester Police") && !ctx.contains(&"NHS Greater Manchester Integrated Care Board"), "{ctx:?}");
+        assert_eq!(f["forces"]["nodes"], json!([{ "name": "Greater Manchester Police" }]));
+        assert_eq!(f["national"]["totalCount"], 0);
+
+        // `agencies unknown` lists what only a rule read, and not the registered bodies.
+        let (code, out, _) = cli(&["agencies", "--database-url", &app.database.url, "unknown"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("Borsetshire Domestic Abuse Forum\tRULE"), "{out}");
+        assert!(!out.contains("Greater Manchester Police"), "{out}");
+    }
+}
+
+both! {
+    async fn flat_rows_keep_every_addressee_and_contexts_differ(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        let page = "SOURCE: https://example.org/swansea-1/\nSource · Domestic Homicide Review\n\nSwansea review\n\n\
+            CSP: Swansea Published: January 2025 Year of death: 2021 Extracted: 4 recs\n\nSummary\n\nWritten for a test.\n\n\
+            # Recommendation Addressed to\n\
+            1 Review the statutory guidance on reviews. Home Office | Ministry of Justice\n\
+            2 Share learning across the region; Health Board\n\
+            3 Agencies should • train staff in routine enquiry • audit their records South Wales Police Swansea Council\n\
+            4 Ensure that risk is reviewed at every contact Probation Service Wales\n\
+            Recommendations extracted from the published report.\n";
+        write(&dir, "swansea.txt", page);
+        let (code, out, err) = ingest(&app.database.url, &[dir.path()]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(!out.contains("could not be split"), "{out}");
+        let r = rows(&app.query(RECS, json!({ "csp": "Swansea" })).await);
+        let names = |row: &Value| -> Vec<String> {
+            row["addressees"].as_array().unwrap().iter().map(|a| a["agency"]["name"].as_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(r[0]["text"], "Review the statutory guidance on reviews.");
+        assert_eq!(names(&r[0]), vec!["Home Office", "Ministry of Justice"]);
+        assert_eq!(r[1]["text"], "Share learning across the region;");
+        assert_eq!(names(&r[1]), vec!["Swansea Bay University Health Board"]);
+        assert_eq!(r[2]["text"], "Agencies should • train staff in routine enquiry • audit their records");
+        assert_eq!(names(&r[2])[0], "South Wales Police");
+        assert_eq!(names(&r[2]).len(), 2, "{:?}", names(&r[2]));
+        assert_eq!(r[2]["addressees"][1]["agency"]["sector"], "LOCAL_AUTHORITY");
+        assert_eq!(r[3]["text"], "Ensure that risk is reviewed at every contact");
+        assert_eq!(names(&r[3]), vec!["Probation Service Wales"]);
+        assert_eq!(r[0]["addressedTo"], "Home Office | Ministry of Justice");
+    }
+}
+
+both! {
+    async fn a_renamed_body_is_one_agency_and_a_reorganised_one_links_its_successor(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir, "old.txt", &table_page("kent-old", "Kent", "May 2019", &[
+            ("Assess risk.", &["Kent and Medway NHS and Social Care Partnership Trust"]),
+            ("Commission services.", &["NHS Kent and Medway CCG"]),
+            ("Supervise the offender.", &["National Probation Service"]),
+        ]));
+        write(&dir, "new.txt", &table_page("kent-new", "Kent", "May 2024", &[
+            ("Assess risk.", &["Kent and Medway Mental Health NHS Trust"]),
+            ("Commission services.", &["NHS Kent and Medway"]),
+            ("Supervise the offender.", &["The Probation Service"]),
+        ]));
+        let (code, out, err) = ingest(&app.database.url, &[dir.path()]);
+        assert_eq!(code, 0, "{out}{err}");
+        let q = "{ trust: agency(slug: \"kent-and-medway-mental-health-nhs-trust\") { reviewCount registryCode }
+                   ccg: agency(slug: \"nhs-kent-and-medway-ccg\") { kind successor { name } successorYear }
+                   icb: agency(slug: \"nhs-kent-and-medway-integrated-care-board\") { kind predecessors { name } }
+                   nps: agency(slug: \"national-probation-service\") { successor { name } successorYear } }";
+        let d = app.query(q, json!({})).await;
+        assert_eq!(d["trust"]["reviewCount"], 2, "the old and the new name are one trust: {d}");
+        assert_eq!(d["trust"]["registryCode"], "ods:RXY");
+        assert_eq!(d["ccg"]["kind"], "CCG");
+        assert_eq!(d["ccg"]["successor"]["name"], "NHS Kent and Medway Integrated Care Board");
+        assert_eq!(d["ccg"]["successorYear"], 2022);
+        assert_eq!(d["icb"]["predecessors"], json!([{ "name": "NHS Kent and Medway CCG" }]));
+        assert_eq!(d["nps"]["successor"]["name"], "Probation Service");
+        assert_eq!(d["nps"]["successorYear"], 2021);
+    }
+}
+
+both! {
+    async fn a_curators_alias_wins_over_the_registry_at_the_next_ingest(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let url = app.database.url.clone();
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir, "a.txt", &table_page("a", "Kent", "May 2024", &[("Do it.", &["Kent Fire and Rescue Service"])]));
+        assert_eq!(ingest(&url, &[dir.path()]).0, 0);
+        // A curator teaches "KFRS" as a name of the fire service, which no register holds.
+        let (code, out, err) = cli(&["agencies", "--database-url", &url, "alias", "KFRS", "Kent Fire and Rescue Service"]);
+        assert_eq!(code, 0, "{out}{err}");
+        let later = tempfile::tempdir().unwrap();
+        write(&later, "b.txt", &table_page("b", "Kent", "June 2024", &[("Do it.", &["KFRS"])]));
+        assert_eq!(ingest(&url, &[later.path()]).0, 0);
+        let r = rows(&app.query(RECS, json!({ "csp": "Kent" })).await);
+        let link = addressee(&r[0], 0);
+        assert_eq!(link["agency"]["name"], "Kent Fire and Rescue Service");
+        assert_eq!(link["resolution"]["method"], "CURATED");
+        let (code, out, _) = cli(&["agencies", "--database-url", &url, "explain", "KFRS"]);
+        assert_eq!(code, 0);
+        assert!(out.contains("method\tCURATED"), "{out}");
+        let (_, out, _) = cli(&["agencies", "--database-url", &url, "explain", "Police", "--csp", "Dudley"]);
+        assert!(out.contains("method\tCONTEXT") && out.contains("West Midlands Police"), "{out}");
+    }
+}
+
+both! {
+    async fn an_existing_database_upgrades_keeping_links_aliases_and_curated_decisions(backend: Backend) {
+        use migration::MigratorTrait;
+        use sea_orm::ConnectionTrait;
+        let database = TestDb::new(backend).await;
+        {
+            // The database as the release before the registry left it (migration 10).
+            let url = match backend {
+                Backend::Sqlite => format!("{}?mode=rwc", database.url),
+                Backend::Postgres => database.url.clone(),
+            };
+            let conn = sea_orm::Database::connect(&url).await.unwrap();
+            migration::Migrator::up(&conn, Some(10)).await.unwrap();
+            for sql in [
+                "INSERT INTO agency (slug, name, sector, review_count, recommendation_count) VALUES \
+                 ('kent-police', 'Kent Police', 'POLICE', 1, 1), \
+                 ('town-borough-council', 'Town Borough Council', 'OTHER', 1, 1), \
+                 ('office-of-the-police-and-crime-commissioner', 'Office of the Police and Crime Commissioner', 'POLICING_OVERSIGHT', 1, 1)",
+                "INSERT INTO agency_alias (agency_id, name, key) SELECT id, 'Kent Police', 'kent police' FROM agency WHERE slug = 'kent-police'",
+                "INSERT INTO agency_alias (agency_id, name, key) SELECT id, 'Kent Constab', 'kent constab' FROM agency WHERE slug = 'kent-police'",
+                "INSERT INTO agency_alias (agency_id, name, key) SELECT id, 'Town Borough Council', 'town borough council' FROM agency WHERE slug = 'town-borough-council'",
+                "INSERT INTO agency_alias (agency_id, name, key) SELECT id, 'OPCC', 'opcc' FROM agency WHERE slug = 'office-of-the-police-and-crime-commissioner'",
+                "INSERT INTO review (source_key, title, published, summary, stated_recommendation_count, recommendation_count, incomplete, review_type, content_hash, created_at, updated_at) \
+                 VALUES ('url:https://example.org/old', 'Old review', '2020-01', 's', 1, 1, FALSE, 'DHR', 'h', '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:00+00:00')",
+                "INSERT INTO recommendation (review_id, position, label, text, addressed_to) SELECT id, 1, '1', 'Do it.', 'Kent Police | Town Borough Council | OPCC' FROM review",
+                "INSERT INTO recommendation_agency (recommendation_id, agency_id, position) SELECT r.id, a.id, 1 FROM recommendation r, agency a",
+            ] {
+                conn.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }
+        let app = TestApp::start(database, false).await;
+        let conn = sea_orm::Database::connect(&app.database.url).await.unwrap();
+        let one = |sql: &'static str| {
+            let conn = conn.clone();
+            async move {
+                let row = conn.query_one_raw(sea_orm::Statement::from_string(conn.get_database_backend(), sql)).await.unwrap().unwrap();
+                row.try_get_by_index::<String>(0).unwrap()
+            }
+        };
+        assert_eq!(one("SELECT CAST(COUNT(*) AS TEXT) FROM recommendation_agency").await, "3", "every link kept");
+        assert_eq!(one("SELECT method FROM recommendation_agency ra JOIN agency a ON a.id = ra.agency_id WHERE a.slug = 'kent-police'").await, "CURATED");
+        assert_eq!(one("SELECT method FROM recommendation_agency ra JOIN agency a ON a.id = ra.agency_id WHERE a.slug = 'town-borough-council'").await, "UNRESOLVED");
+        assert_eq!(one("SELECT origin FROM agency_alias WHERE key = 'kent constab'").await, "CURATED");
+        assert_eq!(one("SELECT origin FROM agency_alias WHERE key = 'opcc'").await, "INGEST", "a generic name is not kept as one national body");
+
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir, "new.txt", &table_page("kent-new", "Kent", "May 2024", &[
+            ("Do it.", &["Kent Constab"]),
+            ("Fund IDVAs.", &["OPCC"]),
+        ]));
+        let (code, out, err) = ingest(&app.database.url, &[dir.path()]);
+        assert_eq!(code, 0, "{out}{err}");
+        let d = app.query("{ agency(slug: \"kent-police\") { reviewCount registryCode kind } }", json!({})).await;
+        assert_eq!(d["agency"]["reviewCount"], 2, "the curator's alias still leads to the same agency: {d}");
+        assert_eq!(d["agency"]["registryCode"], "force:kent", "and it gained the register's code");
+        let r = rows(&app.query(RECS, json!({ "csp": "Kent" })).await);
+        let opcc = addressee(&r[1], 0);
+        assert_eq!(opcc["resolution"]["method"], "CONTEXT");
+        assert_ne!(opcc["agency"]["slug"], "office-of-the-police-and-crime-commissioner");
+    }
+}
+
+both! {
+    async fn a_pages_csp_is_the_dhrd_csp_of_its_area(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir, "a.txt", &table_page("dudley-a", "Safe and Sound (the Dudley Community Safety Partnership)", "May 2024", &[("Do it.", &["Police"])]));
+        write(&dir, "b.txt", &table_page("dudley-b", "Dudley", "June 2024", &[("Do it.", &["Police"])]));
+        let (code, out, err) = ingest(&app.database.url, &[dir.path()]);
+        assert_eq!(code, 0, "{out}{err}");
+        let d = app.query("{ csps { totalCount nodes { name reviews { totalCount } } } agencies { nodes { name reviewCount } } }", json!({})).await;
+        assert_eq!(d["csps"]["totalCount"], 1, "{d}");
+        assert_eq!(d["csps"]["nodes"][0]["name"], "Dudley");
+        assert_eq!(d["agencies"]["nodes"], json!([{ "name": "West Midlands Police", "reviewCount": 2 }]));
+    }
+}
