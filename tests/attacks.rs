@@ -24,6 +24,14 @@ fn fan_out(n: usize) -> String {
     q
 }
 
+/// The real binary on a fresh SQLite file (kept while the folder lives).
+async fn fresh_server(flags: &[&str]) -> (tempfile::TempDir, ServerProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("a.db").display());
+    let server = ServerProcess::start_with(&url, dir.path(), flags).await;
+    (dir, server)
+}
+
 async fn post_raw(addr: std::net::SocketAddr, body: Value) -> (u16, Value) {
     let resp = reqwest::Client::new()
         .post(format!("http://{addr}/graphql"))
@@ -223,20 +231,14 @@ async fn unpaged_lists_are_priced_by_what_they_can_return() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_key_per_request_buys_no_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("a.db").display());
-    let server = ServerProcess::start_with(
-        &url,
-        dir.path(),
-        &[
-            "--rate-limit-per-minute",
-            "60",
-            "--rate-limit-burst",
-            "20",
-            "--auth-failures-per-minute",
-            "5",
-        ],
-    )
+    let (_dir, server) = fresh_server(&[
+        "--rate-limit-per-minute",
+        "60",
+        "--rate-limit-burst",
+        "20",
+        "--auth-failures-per-minute",
+        "5",
+    ])
     .await;
     let client = reqwest::Client::new();
     let (mut unauthorised, mut limited) = (0, 0);
@@ -274,14 +276,8 @@ async fn a_fresh_key_per_request_buys_no_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_operations_spend_the_same_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("a.db").display());
-    let server = ServerProcess::start_with(
-        &url,
-        dir.path(),
-        &["--rate-limit-per-minute", "60", "--rate-limit-burst", "10"],
-    )
-    .await;
+    let (_dir, server) =
+        fresh_server(&["--rate-limit-per-minute", "60", "--rate-limit-burst", "10"]).await;
     let mut ws = WsClient::connect(server.addr, None)
         .await
         .expect("connected");
@@ -307,20 +303,14 @@ async fn websocket_operations_spend_the_same_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websockets_keep_the_http_bounds() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("a.db").display());
-    let server = ServerProcess::start_with(
-        &url,
-        dir.path(),
-        &[
-            "--rate-limit-per-minute",
-            "0",
-            "--ws-max-subscriptions",
-            "5",
-            "--ws-max-per-caller",
-            "3",
-        ],
-    )
+    let (_dir, server) = fresh_server(&[
+        "--rate-limit-per-minute",
+        "0",
+        "--ws-max-subscriptions",
+        "5",
+        "--ws-max-per-caller",
+        "3",
+    ])
     .await;
     let health = HealthWatch::start(server.addr);
     // A message bigger than the body limit (1 MiB) closes the socket: 1009, message too big.
@@ -386,24 +376,18 @@ async fn connect_from(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_slow_connections_are_bounded() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("a.db").display());
-    let server = ServerProcess::start_with(
-        &url,
-        dir.path(),
-        &[
-            "--rate-limit-per-minute",
-            "0",
-            "--max-connections",
-            "3000",
-            "--max-connections-per-address",
-            "1000",
-            "--header-timeout-secs",
-            "5",
-            "--idle-timeout-secs",
-            "8",
-        ],
-    )
+    let (_dir, server) = fresh_server(&[
+        "--rate-limit-per-minute",
+        "0",
+        "--max-connections",
+        "3000",
+        "--max-connections-per-address",
+        "1000",
+        "--header-timeout-secs",
+        "5",
+        "--idle-timeout-secs",
+        "8",
+    ])
     .await;
     let health = HealthWatch::start(server.addr);
     let before = server.rss_mb();
@@ -510,18 +494,12 @@ async fn idle_and_slow_connections_are_bounded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_total_connection_cap_answers_503() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("a.db").display());
-    let server = ServerProcess::start_with(
-        &url,
-        dir.path(),
-        &[
-            "--max-connections",
-            "20",
-            "--max-connections-per-address",
-            "0",
-        ],
-    )
+    let (_dir, server) = fresh_server(&[
+        "--max-connections",
+        "20",
+        "--max-connections-per-address",
+        "0",
+    ])
     .await;
     let mut held = Vec::new();
     for i in 0..20u8 {

@@ -172,7 +172,8 @@ pub async fn serve(
     let open = Arc::new(Open::default());
     let refusing = Arc::new(AtomicUsize::new(0));
     let (closing_tx, closing) = tokio::sync::watch::channel(false);
-    let tasks = tokio_util_tracker();
+    // Each connection task holds a clone: the count of live ones, without a registry.
+    let tasks = Arc::new(());
     tokio::pin!(shutdown);
     let mut last_exhaustion_log: Option<Instant> = None;
     loop {
@@ -218,11 +219,6 @@ pub async fn serve(
     })
     .await;
     Ok(())
-}
-
-/// A count of live connection tasks: each holds a clone.
-fn tokio_util_tracker() -> Arc<()> {
-    Arc::new(())
 }
 
 fn refuse(stream: TcpStream, refusing: &Arc<AtomicUsize>) {

@@ -25,7 +25,7 @@ use crate::config::ServeConfig;
 use crate::db::{self, Db};
 use crate::events::EventBus;
 use crate::explorer;
-use crate::graphql::{AppSchema, build_schema, execute};
+use crate::graphql::{AppSchema, build_schema, execute_admitted};
 use crate::health::Health;
 use crate::http;
 use crate::ingest::samples;
@@ -385,7 +385,31 @@ async fn graphql_post(
         Ok(r) => r,
         Err(rejected) => return rejected.into_response(media),
     };
-    serve_request(&state, peer.ip(), media, &headers, req).await
+    match admit(&state, media, req).await {
+        Ok(admitted) => serve_request(&state, peer.ip(), media, &headers, admitted).await,
+        Err(refused) => refused,
+    }
+}
+
+/// The request checked and parsed (see [`AppSchema::admit`]), or the answer refusing it.
+/// Whatever reads the document before execution (the GET mutation check, the metrics'
+/// operation name) reads it only after this, so that no document is parsed before its text
+/// is checked, nor on an async worker when it is big.
+async fn admit(
+    state: &AppState,
+    media: http::MediaType,
+    req: async_graphql::Request,
+) -> Result<crate::graphql::Admitted, Response> {
+    state.schema.admit(req).await.map_err(|refused| {
+        state
+            .metrics
+            .graphql_request("invalid", false, Duration::ZERO);
+        http::respond(
+            media,
+            state.schema.finish_refusal(refused),
+            state.max_response_bytes,
+        )
+    })
 }
 
 /// Authenticates and runs a GraphQL request, unless the database is known to be down. A
@@ -397,14 +421,15 @@ async fn serve_request(
     ip: IpAddr,
     media: http::MediaType,
     headers: &HeaderMap,
-    req: async_graphql::Request,
+    mut admitted: crate::graphql::Admitted,
 ) -> Response {
     if !state.health.db_up() {
         return http::unavailable(media);
     }
     let work = async {
         let caller = http_caller(state, ip, headers).await?;
-        Ok::<_, Refusal>(run(state, req.data(caller)).await)
+        admitted.request().data.insert(caller);
+        Ok::<_, Refusal>(run(state, admitted).await)
     };
     let outcome = tokio::select! {
         out = work => out,
@@ -555,22 +580,10 @@ async fn accept_ws(
 }
 
 /// Executes a request, recording its operation, outcome and latency.
-async fn run(state: &AppState, req: async_graphql::Request) -> async_graphql::Response {
+async fn run(state: &AppState, mut admitted: crate::graphql::Admitted) -> async_graphql::Response {
     let started = Instant::now();
-    // The operation's name needs the parsed document: admitted first, so that a document
-    // is never parsed before its text is checked, nor on an async worker when it is big.
-    let mut req = match state.schema.admit(req).await {
-        Ok(req) => req,
-        Err(refused) => {
-            let resp = state.schema.finish_refusal(refused);
-            state
-                .metrics
-                .graphql_request("invalid", false, started.elapsed());
-            return resp;
-        }
-    };
-    let operation = metrics::operation_name(&mut req);
-    let resp = execute(&state.schema, &state.db, req, state.batch_delay).await;
+    let operation = metrics::operation_name(admitted.request());
+    let resp = execute_admitted(&state.schema, &state.db, admitted, state.batch_delay).await;
     state
         .metrics
         .graphql_request(&operation, resp.is_ok(), started.elapsed());
@@ -597,21 +610,14 @@ async fn graphql_get(
         Ok(r) => r,
         Err(rejected) => return rejected.into_response(media),
     };
-    // Whether it is a mutation is read from the parsed document: checked and parsed first.
-    let mut req = match state.schema.admit(req).await {
-        Ok(r) => r,
-        Err(refused) => {
-            return http::respond(
-                media,
-                state.schema.finish_refusal(refused),
-                state.max_response_bytes,
-            );
-        }
+    let mut admitted = match admit(&state, media, req).await {
+        Ok(a) => a,
+        Err(refused) => return refused,
     };
-    if let Err(rejected) = http::check_get(&mut req) {
+    if let Err(rejected) = http::check_get(admitted.request()) {
         return rejected.into_response(media);
     }
-    serve_request(&state, peer.ip(), media, &headers, req).await
+    serve_request(&state, peer.ip(), media, &headers, admitted).await
 }
 
 /// Ready: the database answers and is migrated, and (PostgreSQL) the event listener is

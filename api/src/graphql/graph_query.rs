@@ -7,7 +7,7 @@ use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use entity::csp;
 
 use super::enums::Sector;
-use super::loaders::{AgencyById, CspById, RecommendationById, ReviewById};
+use super::loaders::{CspById, RecommendationById, ReviewById};
 use super::page::{Conn, CursorValue, Page, PageArgs, Total, encode_cursor};
 use super::types::{Agency, Csp, Recommendation, Review, load};
 use crate::db::Db;
@@ -27,18 +27,6 @@ fn month(field: &str, v: Option<String>) -> ApiResult<Option<String>> {
     .transpose()
 }
 
-async fn agency(ctx: &Context<'_>, id: i32) -> Result<Agency> {
-    load::<AgencyById, _>(ctx, id)
-        .await?
-        .map(Agency)
-        .ok_or_else(|| {
-            ApiError::NotFound {
-                what: "agency".into(),
-            }
-            .into()
-        })
-}
-
 /// An agency's place in the recurrence ranking.
 pub struct RecurringAgency {
     row: graph::Recurrence,
@@ -49,7 +37,7 @@ pub struct RecurringAgency {
 impl RecurringAgency {
     /// The agency.
     async fn agency(&self, ctx: &Context<'_>) -> Result<Agency> {
-        agency(ctx, self.row.agency_id).await
+        crate::graphql::types::agency_by_id(ctx, self.row.agency_id).await
     }
 
     /// Reviews (in scope) with a recommendation addressed to it.
@@ -98,7 +86,7 @@ pub struct NetworkNode(graph::NetworkNode);
 #[Object]
 impl NetworkNode {
     async fn agency(&self, ctx: &Context<'_>) -> Result<Agency> {
-        agency(ctx, self.0.agency_id).await
+        crate::graphql::types::agency_by_id(ctx, self.0.agency_id).await
     }
 
     /// Reviews (in scope) addressing the agency.
@@ -114,12 +102,12 @@ pub struct NetworkEdge(graph::NetworkEdge);
 impl NetworkEdge {
     /// One agency (the one with the lower id).
     async fn source(&self, ctx: &Context<'_>) -> Result<Agency> {
-        agency(ctx, self.0.source).await
+        crate::graphql::types::agency_by_id(ctx, self.0.source).await
     }
 
     /// The other agency.
     async fn target(&self, ctx: &Context<'_>) -> Result<Agency> {
-        agency(ctx, self.0.target).await
+        crate::graphql::types::agency_by_id(ctx, self.0.target).await
     }
 
     /// Reviews addressing both.

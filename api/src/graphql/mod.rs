@@ -53,8 +53,16 @@ impl AppSchema {
     /// instead. A document that does not parse goes on to the schema, which reports the syntax
     /// error itself.
     async fn prepare(&self, request: Request) -> Result<(Request, Option<Doc>), Response> {
+        self.prepare_admitted(self.admit(request).await?)
+    }
+
+    /// [`AppSchema::prepare`] of a request that has passed [`AppSchema::admit`] already.
+    // The refusal is the rare path, and is returned as the answer as it is: boxing it would
+    // only move the copy.
+    #[allow(clippy::result_large_err)]
+    fn prepare_admitted(&self, admitted: Admitted) -> Result<(Request, Option<Doc>), Response> {
         let refused = |e| Response::from_errors(vec![e]);
-        let mut request = self.admit(request).await?;
+        let Admitted(mut request) = admitted;
         let doc = match request.parsed_query() {
             Ok(doc) => {
                 self.limits.check(doc).map_err(refused)?;
@@ -70,7 +78,7 @@ impl AppSchema {
     /// document; kept in the request). Anything that reads the document before execution (the
     /// HTTP layer's GET check, the metrics' operation name) goes through this first, so that
     /// no document is parsed before its text is checked.
-    pub async fn admit(&self, mut request: Request) -> Result<Request, Response> {
+    pub async fn admit(&self, mut request: Request) -> Result<Admitted, Response> {
         let refused = |e| Response::from_errors(vec![e]);
         self.limits.check_text(&request.query).map_err(refused)?;
         limits::check_variables(&request.variables).map_err(refused)?;
@@ -87,12 +95,23 @@ impl AppSchema {
                 ))
             })?;
         }
-        Ok(request)
+        Ok(Admitted(request))
+    }
+
+    /// Executes a request that has passed [`AppSchema::admit`], without checking it again.
+    pub async fn execute_admitted(&self, admitted: Admitted) -> Response {
+        let operation = admitted.0.operation_name.clone();
+        let (mut response, doc) = match self.prepare_admitted(admitted) {
+            Ok((request, doc)) => (self.schema.execute(request).await, doc),
+            Err(refused) => (refused, None),
+        };
+        self.finish(doc.as_ref(), operation.as_deref(), &mut response);
+        response
     }
 
     /// A refusal from [`AppSchema::admit`] as the client sees it (codes set).
     pub fn finish_refusal(&self, mut response: Response) -> Response {
-        crate::error::map_errors(&mut response);
+        self.finish(None, None, &mut response);
         response
     }
 
@@ -109,18 +128,26 @@ impl AppSchema {
     }
 }
 
+/// A request whose text and variables passed the checks, and whose document is parsed (when
+/// it parses): only [`AppSchema::admit`] makes one.
+pub struct Admitted(Request);
+
+impl Admitted {
+    /// The request, to read or to add data to (its query text stays as checked).
+    pub fn request(&mut self) -> &mut Request {
+        &mut self.0
+    }
+}
+
 /// A request's parsed document, shared between its execution and its answer's shaping.
 type Doc = Arc<async_graphql::parser::types::ExecutableDocument>;
 
 impl Executor for AppSchema {
     async fn execute(&self, request: Request) -> Response {
-        let operation = request.operation_name.clone();
-        let (mut response, doc) = match self.prepare(request).await {
-            Ok((request, doc)) => (self.schema.execute(request).await, doc),
-            Err(refused) => (refused, None),
-        };
-        self.finish(doc.as_ref(), operation.as_deref(), &mut response);
-        response
+        match self.admit(request).await {
+            Ok(admitted) => self.execute_admitted(admitted).await,
+            Err(refused) => self.finish_refusal(refused),
+        }
     }
 
     fn execute_stream(
@@ -248,6 +275,23 @@ pub async fn execute(
     let mut request = request;
     insert_loaders(&mut request.data, &db.conn, || pass.spawner(), extra_delay);
     pass.track(schema.execute(request)).await
+}
+
+/// As [`execute`], for a request the caller has admitted already (to read its operation name).
+pub async fn execute_admitted(
+    schema: &AppSchema,
+    db: &Db,
+    mut admitted: Admitted,
+    extra_delay: Duration,
+) -> async_graphql::Response {
+    let pass = batch::PassFlag::default();
+    insert_loaders(
+        &mut admitted.request().data,
+        &db.conn,
+        || pass.spawner(),
+        extra_delay,
+    );
+    pass.track(schema.execute_admitted(admitted)).await
 }
 
 /// Loaders for a websocket connection's subscriptions. A subscription's events resolve one

@@ -249,15 +249,7 @@ pub struct CoAddressedAgency(crate::graph::Shared);
 impl CoAddressedAgency {
     /// The other agency.
     async fn agency(&self, ctx: &Context<'_>) -> Result<Agency> {
-        load::<AgencyById, _>(ctx, self.0.other_id)
-            .await?
-            .map(Agency)
-            .ok_or_else(|| {
-                ApiError::NotFound {
-                    what: "agency".into(),
-                }
-                .into()
-            })
+        crate::graphql::types::agency_by_id(ctx, self.0.other_id).await
     }
 
     /// Reviews addressing both.

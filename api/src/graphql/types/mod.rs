@@ -57,6 +57,22 @@ pub(crate) async fn child_page<L: ChildList>(
         }))
 }
 
+/// An agency that a stored row refers to, through its loader; a dangling id is `NOT_FOUND`.
+pub(crate) async fn agency_by_id(
+    ctx: &Context<'_>,
+    id: i32,
+) -> async_graphql::Result<agency::Agency> {
+    load::<super::loaders::AgencyById, _>(ctx, id)
+        .await?
+        .map(agency::Agency)
+        .ok_or_else(|| {
+            crate::error::ApiError::NotFound {
+                what: "agency".into(),
+            }
+            .into()
+        })
+}
+
 /// One value through a keyed loader.
 pub(crate) async fn load<L, V>(ctx: &Context<'_>, key: i32) -> ApiResult<Option<V>>
 where

@@ -5,8 +5,8 @@ use super::{ActionPlan, Agency, RelatedRecommendation, Review, StatusEvent, Them
 use crate::error::ApiError;
 use crate::graphql::ids::{Kind, encode};
 use crate::graphql::loaders::{
-    AgenciesByRecommendation, AgencyById, HistoryByRecommendation, MentionRow,
-    MentionsByRecommendation, PlanByRecommendation, ReviewById, TagsByRecommendation,
+    AgenciesByRecommendation, HistoryByRecommendation, MentionRow, MentionsByRecommendation,
+    PlanByRecommendation, ReviewById, TagsByRecommendation,
 };
 
 /// One recommendation of a review, with the agencies it is addressed to.
@@ -153,15 +153,7 @@ pub struct AgencyMention(MentionRow);
 impl AgencyMention {
     /// The agency named.
     async fn agency(&self, ctx: &Context<'_>) -> Result<Agency> {
-        load::<AgencyById, _>(ctx, self.0.agency_id)
-            .await?
-            .map(Agency)
-            .ok_or_else(|| {
-                ApiError::NotFound {
-                    what: "agency".into(),
-                }
-                .into()
-            })
+        crate::graphql::types::agency_by_id(ctx, self.0.agency_id).await
     }
 
     /// The cue of `api/data/mentions.txt` that matched, so the link can be explained.
@@ -185,15 +177,7 @@ pub struct Addressee(crate::graphql::loaders::AddresseeRow);
 impl Addressee {
     /// The agency.
     async fn agency(&self, ctx: &Context<'_>) -> Result<Agency> {
-        load::<AgencyById, _>(ctx, self.0.agency_id)
-            .await?
-            .map(Agency)
-            .ok_or_else(|| {
-                ApiError::NotFound {
-                    what: "agency".into(),
-                }
-                .into()
-            })
+        crate::graphql::types::agency_by_id(ctx, self.0.agency_id).await
     }
 
     /// Order of the addressee in the row, from 1.
