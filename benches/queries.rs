@@ -58,9 +58,12 @@ fn setup() -> Bench {
                 plan_share: 0.1,
                 progress: false,
             };
-            dhr_graph_api::synth::run(&db.conn, &opts)
-                .await
-                .expect("synth");
+            dhr_graph_api::synth::run(
+                &dhr_graph_api::write::WritePath::batch(db.conn.clone()),
+                &opts,
+            )
+            .await
+            .expect("synth");
         }
         db
     });

@@ -97,6 +97,7 @@ both! {
         assert_eq!(code, 0, "synth failed: {err}");
         let app = TestApp::start(database, false).await;
         let conn = app.db.conn.clone();
+        let path = dhr_graph_api::write::WritePath::batch(conn.clone());
         let url = app.database.url.clone();
         assert_exact(&conn, "synth (ingest, plan history)").await;
         assert!(count(&conn, "SELECT COUNT(*) FROM agency_pair").await > 0);
@@ -109,13 +110,13 @@ both! {
             ("Health to audit referrals.", "Derivedshire ICB"),
             ("Adult social care to audit carers' assessments.", "Derivedshire Adult Social Care"),
         ]);
-        dhr_graph_api::ingest::ingest_text(&conn, &first).await.unwrap();
+        dhr_graph_api::ingest::ingest_text(&path, &first).await.unwrap();
         assert_exact(&conn, "a new page").await;
         let second = page("derived-1", &[
             ("Police to review DASH training with GP practice staff.", "Derivedshire Police|Derivedshire ICB"),
             ("Health to audit referrals.", "Derivedshire Adult Social Care"),
         ]);
-        let report = dhr_graph_api::ingest::ingest_text(&conn, &second).await.unwrap();
+        let report = dhr_graph_api::ingest::ingest_text(&path, &second).await.unwrap();
         assert_eq!(format!("{:?}", report.stored.outcome), "Updated");
         assert_exact(&conn, "a page rewritten").await;
 
@@ -128,7 +129,7 @@ both! {
             let version = count(&conn, &format!(
                 "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM status_event WHERE recommendation_id = {rec}")).await;
             let status = [PlanStatus::InProgress, PlanStatus::Implemented, PlanStatus::NotStarted][i];
-            plans::change(&conn, *rec, version as i32,
+            plans::change(&path, *rec, version as i32,
                 PlanChange { status: Some(status), ..Default::default() }, "derived-test").await.unwrap();
         }
         assert_exact(&conn, "status changes").await;
@@ -146,9 +147,9 @@ both! {
             .query_all_raw(sea_orm::Statement::from_string(conn.get_database_backend(),
                 "SELECT id FROM review ORDER BY id LIMIT 3"))
             .await.unwrap().iter().map(|r| r.try_get_by_index::<i32>(0).unwrap()).collect();
-        dhr_graph_api::curation::merge_reviews(&conn, reviews[0], reviews[1]).await.unwrap();
+        dhr_graph_api::curation::merge_reviews(&path, reviews[0], reviews[1]).await.unwrap();
         assert_exact(&conn, "a review merge").await;
-        dhr_graph_api::curation::delete_review(&conn, reviews[2]).await.unwrap();
+        dhr_graph_api::curation::delete_review(&path, reviews[2]).await.unwrap();
         assert_exact(&conn, "a review deleted").await;
 
         // Export, and import into an empty database.

@@ -23,4 +23,5 @@ mod search;
 mod server;
 mod synth;
 mod themes;
+mod write;
 mod writes;

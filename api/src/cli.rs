@@ -6,13 +6,15 @@ use clap::Parser;
 
 use crate::config::{
     AgenciesArgs, AgencyAction, Cli, Command, ExportArgs, ImportArgs, ImportDhrdArgs, IngestArgs,
-    KeyAction, KeysArgs, ReviewAction, ReviewsArgs, ServeConfig, SynthArgs,
+    KeyAction, KeysArgs, ReviewAction, ReviewsArgs, ServeConfig, SimilarityAction, SimilarityArgs,
+    SynthArgs,
 };
 use crate::db;
 use crate::graphql::sdl;
 use crate::ingest::files::{collect_paths, ingest_paths};
 use crate::server::Application;
 use crate::telemetry;
+use crate::write::WritePath;
 
 pub async fn run() -> ExitCode {
     let cli = Cli::parse();
@@ -29,6 +31,7 @@ pub async fn run() -> ExitCode {
         Command::Export(args) => export(args).await,
         Command::Import(args) => import(args).await,
         Command::Synth(args) => synth(args).await,
+        Command::Similarity(args) => similarity(args).await,
         Command::Schema(_) => {
             print!("{}", sdl());
             ExitCode::SUCCESS
@@ -72,23 +75,17 @@ async fn ingest(args: IngestArgs) -> ExitCode {
         Ok(db) => db,
         Err(code) => return code,
     };
-    let summary = ingest_paths(&db.conn, &paths, !args.quiet).await;
+    let path = WritePath::batch(db.conn.clone());
+    let summary = ingest_paths(&path, &paths, !args.quiet).await;
     print!("{}", summary.render());
     if summary.added + summary.updated > 0 {
-        // Similarity edges span reviews: one rebuild after the run, not one per page.
-        match crate::similarity::rebuild(&db.conn).await {
-            Ok(edges) => println!("similarity edges: {edges}"),
+        // Similarity edges span reviews: settled once after the run, not once per page.
+        match path.settle().await {
+            Ok(s) => println!("similarity: {}", settled(&s)),
             Err(e) => {
-                eprintln!("dhr-graph: the pages are stored, but rebuilding similarity failed: {e}");
+                eprintln!("dhr-graph: the pages are stored, but similarity failed: {e}");
                 return ExitCode::FAILURE;
             }
-        }
-        // New pages may now match a DHRD record.
-        if let Err(e) = link_dhrd(&db.conn).await {
-            eprintln!(
-                "dhr-graph: the pages are stored, but linking them to DHRD records failed: {e}"
-            );
-            return ExitCode::FAILURE;
         }
     }
     if summary.failed > 0 {
@@ -105,23 +102,20 @@ async fn agencies(args: AgenciesArgs) -> ExitCode {
         Err(code) => return code,
     };
     use crate::curation;
+    let path = WritePath::batch(db.conn.clone());
     let result = match &args.action {
-        AgencyAction::Merge { from, into } => {
-            curation::merge(&db.conn, from, into).await.map(|a| {
-                format!(
-                    "merged {from:?} into {} ({} reviews)",
-                    a.name, a.review_count
-                )
-            })
-        }
-        AgencyAction::Alias { name, agency } => curation::add_alias(&db.conn, name, agency)
+        AgencyAction::Merge { from, into } => curation::merge(&path, from, into).await.map(|a| {
+            format!(
+                "merged {from:?} into {} ({} reviews)",
+                a.name, a.review_count
+            )
+        }),
+        AgencyAction::Alias { name, agency } => curation::add_alias(&path, name, agency)
             .await
             .map(|a| format!("{name:?} now names {}", a.name)),
-        AgencyAction::SetSector { agency, sector } => {
-            curation::set_sector(&db.conn, agency, sector)
-                .await
-                .map(|a| format!("{} is now {}", a.name, a.sector))
-        }
+        AgencyAction::SetSector { agency, sector } => curation::set_sector(&path, agency, sector)
+            .await
+            .map(|a| format!("{} is now {}", a.name, a.sector)),
         AgencyAction::Unknown => curation::unknown(&db.conn).await.map(|list| {
             let mut out =
                 String::from("slug\trecommendations\treviews\tname\tmethod\tsuggestion\n");
@@ -177,10 +171,11 @@ async fn reviews(args: ReviewsArgs) -> ExitCode {
         Ok(db) => db,
         Err(code) => return code,
     };
-    match crate::curation::merge_reviews(&db.conn, keep_id, drop_id).await {
+    let path = WritePath::batch(db.conn.clone());
+    match crate::curation::merge_reviews(&path, keep_id, drop_id).await {
         Ok(kept) => {
-            if let Err(e) = crate::similarity::rebuild(&db.conn).await {
-                eprintln!("dhr-graph reviews: merged, but rebuilding similarity failed: {e}");
+            if let Err(e) = path.settle().await {
+                eprintln!("dhr-graph reviews: merged, but similarity failed: {e}");
                 return ExitCode::FAILURE;
             }
             println!(
@@ -197,10 +192,51 @@ async fn reviews(args: ReviewsArgs) -> ExitCode {
     }
 }
 
-async fn link_dhrd(conn: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    let txn = db::begin_write(conn).await?;
-    crate::ingest::dhrd::link(&txn).await?;
-    txn.commit().await
+/// A line for people: what the similarity upkeep did.
+fn settled(s: &crate::similarity::Settled) -> String {
+    if s.rebuilt {
+        format!("rebuilt in full, {} edges", s.edges)
+    } else {
+        format!(
+            "{} recommendations rescored, {} neighbouring lists followed, {} edges written",
+            s.rescored, s.neighbours, s.edges
+        )
+    }
+}
+
+async fn similarity(args: SimilarityArgs) -> ExitCode {
+    telemetry::init(false);
+    let db = match open(&args.db).await {
+        Ok(db) => db,
+        Err(code) => return code,
+    };
+    match args.action {
+        SimilarityAction::Rebuild => match crate::similarity::rebuild(&db.conn).await {
+            Ok(edges) => {
+                println!("similarity: rebuilt in full, {edges} edges");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("dhr-graph similarity: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        SimilarityAction::Status => match crate::similarity::upkeep::stored(&db.conn).await {
+            Ok(s) => {
+                println!(
+                    "documents at the last full rebuild: {}\nrescored one by one since: {}\nlast full rebuild: {}",
+                    s.documents,
+                    s.changes,
+                    s.rebuilt_at.as_deref().unwrap_or("never")
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("dhr-graph similarity: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
 }
 
 async fn import_dhrd(args: ImportDhrdArgs) -> ExitCode {
@@ -217,7 +253,7 @@ async fn import_dhrd(args: ImportDhrdArgs) -> ExitCode {
         Ok(db) => db,
         Err(code) => return code,
     };
-    match crate::ingest::dhrd::import(&db.conn, &text).await {
+    match crate::ingest::dhrd::import(&WritePath::batch(db.conn.clone()), &text).await {
         Ok(s) => {
             for a in &s.ambiguous {
                 println!("ambiguous, not linked: {a}");
@@ -256,7 +292,7 @@ async fn synth(args: SynthArgs) -> ExitCode {
         plan_share: args.plan_share,
         progress: !args.quiet,
     };
-    match crate::synth::run(&db.conn, &opts).await {
+    match crate::synth::run(&WritePath::batch(db.conn.clone()), &opts).await {
         Ok(report) => {
             print!("{}", report.render());
             ExitCode::SUCCESS
@@ -398,7 +434,18 @@ async fn import(args: ImportArgs) -> ExitCode {
         Ok(db) => db,
         Err(code) => return code,
     };
-    match crate::exchange::import(&db.conn, &export).await {
+    let path = WritePath::batch(db.conn.clone());
+    let imported = match crate::exchange::import(&path, &export).await {
+        Ok(mut s) => path.settle().await.map(|done| {
+            s.similarity_edges = done.edges;
+            s
+        }),
+        Err(e) => {
+            eprintln!("dhr-graph import: {shown}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match imported {
         Ok(s) => {
             println!(
                 "imported {} CSPs, {} agencies, {} reviews, {} recommendations, {} action plans, {} status events; similarity edges: {}",
@@ -413,7 +460,9 @@ async fn import(args: ImportArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("dhr-graph import: {shown}: {e}");
+            eprintln!(
+                "dhr-graph import: {shown}: the graph is imported, but similarity failed: {e}"
+            );
             ExitCode::FAILURE
         }
     }
@@ -421,10 +470,17 @@ async fn import(args: ImportArgs) -> ExitCode {
 
 /// The database a command works on; a failure is printed and becomes exit code 2.
 async fn open(cfg: &crate::config::DbConfig) -> Result<db::Db, ExitCode> {
-    db::connect(&cfg.database_url, cfg.db_pool_size)
+    let db = db::connect(&cfg.database_url, cfg.db_pool_size)
         .await
         .map_err(|e| {
             eprintln!("dhr-graph: {e}");
             ExitCode::from(2)
-        })
+        })?;
+    crate::write::fill_after_upgrade(&WritePath::batch(db.conn.clone()), &db)
+        .await
+        .map_err(|e| {
+            eprintln!("dhr-graph: cannot fill the derived tables of the upgraded database: {e}");
+            ExitCode::from(2)
+        })?;
+    Ok(db)
 }

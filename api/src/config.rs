@@ -35,6 +35,9 @@ pub enum Command {
     ImportDhrd(ImportDhrdArgs),
     /// Manage API keys: create (the key is printed once), list, revoke.
     Keys(KeysArgs),
+    /// Similarity edges: `rebuild` scores every recommendation afresh (writes keep them
+    /// current one recommendation at a time).
+    Similarity(SimilarityArgs),
     /// Export the graph: JSON (everything needed to rebuild it; no API keys) or CSV (one row
     /// per recommendation).
     Export(ExportArgs),
@@ -110,6 +113,22 @@ pub enum KeyAction {
     List,
     /// Revoke a key by name.
     Revoke { name: String },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SimilarityArgs {
+    #[command(flatten)]
+    pub db: DbConfig,
+    #[command(subcommand)]
+    pub action: SimilarityAction,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum SimilarityAction {
+    /// Score every recommendation afresh and replace all edges (a new set of weights).
+    Rebuild,
+    /// How far the stored edges have drifted from their last full rebuild.
+    Status,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -230,6 +249,15 @@ pub struct ServeConfig {
     /// them has ended. Batches are complete without it; it exists for experiments.
     #[arg(long, env = "DHR_GRAPH_BATCH_DELAY_US", default_value_t = 0)]
     pub batch_delay_us: u64,
+    /// Similarity follows writes one recommendation at a time with the weights of its last
+    /// full rebuild; once the recommendations rescored since exceed this fraction of the
+    /// ones it scored, it rebuilds in full (in the background).
+    #[arg(
+        long,
+        env = "DHR_GRAPH_SIMILARITY_REBUILD_FRACTION",
+        default_value_t = 0.10
+    )]
+    pub similarity_rebuild_fraction: f64,
     /// Origins allowed by CORS, comma-separated; `*` allows any (reads are public by default).
     #[arg(
         long,
@@ -308,6 +336,14 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// When the similarity upkeep rebuilds in full.
+    pub fn similarity_policy(&self) -> crate::similarity::Policy {
+        crate::similarity::Policy {
+            rebuild_fraction: self.similarity_rebuild_fraction.max(0.0),
+            ..Default::default()
+        }
+    }
+
     /// The request limits the schema enforces.
     pub fn limits(&self) -> crate::graphql::Limits {
         crate::graphql::Limits {

@@ -1,12 +1,8 @@
 //! Curation of agencies: merge two into one, add an alias, set a sector, list the uncurated.
-//! Each change is one transaction; later ingests honour it because names resolve through
-//! the alias table first.
+//! Each change is one unit of work (`crate::write`); later ingests honour it because names
+//! resolve through the alias table first.
 
-use std::collections::BTreeSet;
-
-use entity::{
-    agency, agency_alias, recommendation, recommendation_agency, review, review_alias, review_csp,
-};
+use entity::{agency, agency_alias, recommendation_agency, review, review_alias, review_csp};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, NotSet,
@@ -15,8 +11,8 @@ use sea_orm::{
 
 use crate::domain::Sector;
 use crate::domain::normalise::{name_key, tidy};
-use crate::graph::derived::Change;
-use crate::ingest::store::{ORIGIN_CURATED, refresh_agency_counts};
+use crate::ingest::store::ORIGIN_CURATED;
+use crate::write::{Unit, WritePath};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CurationError {
@@ -87,46 +83,42 @@ async fn move_mentions<C: ConnectionTrait>(db: &C, source: i32, target: i32) -> 
     Ok(())
 }
 
-/// The reviews that address or mention an agency.
-async fn reviews_naming<C: ConnectionTrait>(db: &C, agency_id: i32) -> Result<Vec<i32>, DbErr> {
-    db.query_all_raw(crate::sql::statement(
-        db.get_database_backend(),
-        "SELECT review_id FROM agency_review WHERE agency_id = ?",
-        vec![agency_id.into()],
-    ))
-    .await?
-    .iter()
-    .map(|r| r.try_get("", "review_id"))
-    .collect()
-}
-
 /// Merges `from` into `into`: every link moves, every alias moves, `from` goes. Returns the
 /// agency that remains.
 pub async fn merge(
-    db: &DatabaseConnection,
+    path: &WritePath,
     from: &str,
     into: &str,
 ) -> Result<agency::Model, CurationError> {
-    crate::db::retry_deadlocks(|| merge_once(db, from, into), CurationError::db_err).await
+    let target = path
+        .run(&(from, into), |unit, (from, into)| {
+            Box::pin(merge_in(unit, from, into))
+        })
+        .await?;
+    // Read again after the commit: the counts are the write path's to keep.
+    agency::Entity::find_by_id(target.id)
+        .one(path.conn())
+        .await?
+        .ok_or_else(|| CurationError::NoAgency(into.to_owned()))
 }
 
-async fn merge_once(
-    db: &DatabaseConnection,
+/// [`merge`] inside a unit of work.
+pub async fn merge_in(
+    unit: &mut Unit,
     from: &str,
     into: &str,
 ) -> Result<agency::Model, CurationError> {
-    let txn = crate::db::begin_write(db).await?;
-    let source = find_agency(&txn, from).await?;
-    let target = find_agency(&txn, into).await?;
+    let source = find_agency(unit.db(), from).await?;
+    let target = find_agency(unit.db(), into).await?;
     if source.id == target.id {
         return Err(CurationError::SameAgency(from.into(), into.into()));
     }
-    let reviews = reviews_naming(&txn, source.id).await?;
-    let derived = Change::begin(&txn, &reviews).await?;
+    unit.agency_changing(source.id).await?;
+    let txn = unit.db();
     // A recommendation addressed to both keeps one link, to the target.
     let both: Vec<i32> = recommendation_agency::Entity::find()
         .filter(recommendation_agency::Column::AgencyId.eq(target.id))
-        .all(&txn)
+        .all(txn)
         .await?
         .into_iter()
         .map(|l| l.recommendation_id)
@@ -134,7 +126,7 @@ async fn merge_once(
     recommendation_agency::Entity::delete_many()
         .filter(recommendation_agency::Column::AgencyId.eq(source.id))
         .filter(recommendation_agency::Column::RecommendationId.is_in(both))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     recommendation_agency::Entity::update_many()
         .col_expr(
@@ -150,22 +142,22 @@ async fn merge_once(
             Expr::value(format!("merged by a curator into {}", target.name)),
         )
         .filter(recommendation_agency::Column::AgencyId.eq(source.id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    move_mentions(&txn, source.id, target.id).await?;
+    move_mentions(txn, source.id, target.id).await?;
     // Every name of the merged agency is now a curator's decision: it must win over the
     // registry at the next ingest, or the merge would come undone.
     agency_alias::Entity::update_many()
         .col_expr(agency_alias::Column::AgencyId, Expr::value(target.id))
         .col_expr(agency_alias::Column::Origin, Expr::value(ORIGIN_CURATED))
         .filter(agency_alias::Column::AgencyId.eq(source.id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     // The merged agency's canonical name stays findable.
     let key = name_key(&source.name);
     if agency_alias::Entity::find()
         .filter(agency_alias::Column::Key.eq(key.as_str()))
-        .one(&txn)
+        .one(txn)
         .await?
         .is_none()
     {
@@ -176,7 +168,7 @@ async fn merge_once(
             key: Set(key),
             origin: Set(ORIGIN_CURATED.to_owned()),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
     }
     // The parts and predecessors of the merged agency now belong to the one that remains.
@@ -184,23 +176,38 @@ async fn merge_once(
         agency::Entity::update_many()
             .col_expr(column, Expr::value(target.id))
             .filter(column.eq(source.id))
-            .exec(&txn)
+            .exec(txn)
             .await?;
     }
-    derived.finish(&txn, &reviews).await?;
-    agency::Entity::delete_by_id(source.id).exec(&txn).await?;
-    refresh_agency_counts(&txn, &BTreeSet::from([target.id])).await?;
-    let merged = agency::Entity::find_by_id(target.id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| CurationError::NoAgency(into.to_owned()))?;
-    txn.commit().await?;
-    Ok(merged)
+    // A plan led by the merged agency is led by the one that remains.
+    entity::action_plan::Entity::update_many()
+        .col_expr(
+            entity::action_plan::Column::LeadAgencyId,
+            Expr::value(target.id),
+        )
+        .filter(entity::action_plan::Column::LeadAgencyId.eq(source.id))
+        .exec(txn)
+        .await?;
+    unit.delete_agency(source.id);
+    Ok(target)
 }
 
 /// Adds `name` as another name of the agency.
 pub async fn add_alias(
-    db: &DatabaseConnection,
+    path: &WritePath,
+    name: &str,
+    agency: &str,
+) -> Result<agency::Model, CurationError> {
+    path.run(&(name, agency), |unit, (name, agency)| {
+        Box::pin(add_alias_in(unit, name, agency))
+    })
+    .await
+}
+
+/// [`add_alias`] inside a unit of work. An alias changes no link (later ingests follow it),
+/// so it touches nothing derived.
+pub async fn add_alias_in(
+    unit: &mut Unit,
     name: &str,
     agency: &str,
 ) -> Result<agency::Model, CurationError> {
@@ -208,12 +215,12 @@ pub async fn add_alias(
     if key.is_empty() {
         return Err(CurationError::EmptyName(name.to_owned()));
     }
-    let txn = crate::db::begin_write(db).await?;
-    let target = find_agency(&txn, agency).await?;
+    let txn = unit.db();
+    let target = find_agency(txn, agency).await?;
     if let Some(existing) = agency_alias::Entity::find()
         .filter(agency_alias::Column::Key.eq(key.as_str()))
         .find_also_related(agency::Entity)
-        .one(&txn)
+        .one(txn)
         .await?
     {
         return match existing.1 {
@@ -221,8 +228,7 @@ pub async fn add_alias(
                 // Confirmed by a curator: from now on it wins over the registry.
                 let mut update: agency_alias::ActiveModel = existing.0.into();
                 update.origin = Set(ORIGIN_CURATED.to_owned());
-                update.update(&txn).await?;
-                txn.commit().await?;
+                update.update(txn).await?;
                 Ok(target)
             }
             Some(owner) => Err(CurationError::AliasTaken {
@@ -239,40 +245,38 @@ pub async fn add_alias(
         key: Set(key),
         origin: Set(ORIGIN_CURATED.to_owned()),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    txn.commit().await?;
     Ok(target)
 }
 
 /// Sets the agency's sector.
 pub async fn set_sector(
-    db: &DatabaseConnection,
-    agency: &str,
-    sector: &str,
-) -> Result<agency::Model, CurationError> {
-    crate::db::retry_deadlocks(
-        || set_sector_once(db, agency, sector),
-        CurationError::db_err,
-    )
-    .await
-}
-
-async fn set_sector_once(
-    db: &DatabaseConnection,
+    path: &WritePath,
     agency: &str,
     sector: &str,
 ) -> Result<agency::Model, CurationError> {
     let sector: Sector = sector.parse().map_err(CurationError::BadSector)?;
-    let txn = crate::db::begin_write(db).await?;
-    let found = find_agency(&txn, agency).await?;
+    path.run(agency, |unit, agency| {
+        Box::pin(set_sector_in(unit, agency, sector))
+    })
+    .await
+}
+
+/// [`set_sector`] inside a unit of work.
+pub async fn set_sector_in(
+    unit: &mut Unit,
+    agency: &str,
+    sector: Sector,
+) -> Result<agency::Model, CurationError> {
+    let found = find_agency(unit.db(), agency).await?;
     // The sector buckets of `actionPlanStats` follow the agency.
-    let reviews = reviews_naming(&txn, found.id).await?;
-    let derived = Change::begin(&txn, &reviews).await?;
+    unit.agency_changing(found.id).await?;
+    let txn = unit.db();
     let id = found.id;
     let mut update: agency::ActiveModel = found.into();
     update.sector = Set(sector.code().to_owned());
-    let updated = update.update(&txn).await?;
+    let updated = update.update(txn).await?;
     // Its links are now a curator's decision, and no longer "unknown".
     recommendation_agency::Entity::update_many()
         .col_expr(
@@ -284,10 +288,8 @@ async fn set_sector_once(
             Expr::value(format!("sector set to {} by a curator", sector.code())),
         )
         .filter(recommendation_agency::Column::AgencyId.eq(id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    derived.finish(&txn, &reviews).await?;
-    txn.commit().await?;
     Ok(updated)
 }
 
@@ -348,37 +350,40 @@ pub async fn unknown(db: &DatabaseConnection) -> Result<Vec<Unknown>, CurationEr
 /// CSPs are added to it, `drop` goes, and its source key is remembered so that ingesting its
 /// page again is recognised instead of bringing the duplicate back.
 pub async fn merge_reviews(
-    db: &DatabaseConnection,
+    path: &WritePath,
     keep: i32,
     drop: i32,
 ) -> Result<review::Model, CurationError> {
-    crate::db::retry_deadlocks(|| merge_reviews_once(db, keep, drop), CurationError::db_err).await
+    path.run(&(), |unit, _| Box::pin(merge_reviews_in(unit, keep, drop)))
+        .await
 }
 
-async fn merge_reviews_once(
-    db: &DatabaseConnection,
+/// [`merge_reviews`] inside a unit of work.
+pub async fn merge_reviews_in(
+    unit: &mut Unit,
     keep: i32,
     drop: i32,
 ) -> Result<review::Model, CurationError> {
     if keep == drop {
         return Err(CurationError::SameReview);
     }
-    let txn = crate::db::begin_write(db).await?;
-    let derived = Change::begin(&txn, &[keep, drop]).await?;
     let kept = review::Entity::find_by_id(keep)
-        .one(&txn)
+        .one(unit.db())
         .await?
         .ok_or_else(|| CurationError::NoReview(keep.to_string()))?;
     let gone = review::Entity::find_by_id(drop)
-        .one(&txn)
+        .one(unit.db())
         .await?
         .ok_or_else(|| CurationError::NoReview(drop.to_string()))?;
+    unit.reviews_changing(&[keep]).await?;
+    unit.delete_review(drop).await?;
+    let txn = unit.db();
 
     let csps_of = |id: i32| {
         review_csp::Entity::find()
             .filter(review_csp::Column::ReviewId.eq(id))
             .order_by_asc(review_csp::Column::Position)
-            .all(&txn)
+            .all(txn)
     };
     let kept_csps = csps_of(keep).await?;
     let mut position = kept_csps.len() as i32;
@@ -390,100 +395,47 @@ async fn merge_reviews_once(
                 csp_id: Set(link.csp_id),
                 position: Set(position),
             }
-            .insert(&txn)
+            .insert(txn)
             .await?;
         }
     }
-
-    let recs: Vec<i32> = recommendation::Entity::find()
-        .filter(recommendation::Column::ReviewId.eq(drop))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    let touched: BTreeSet<i32> = recommendation_agency::Entity::find()
-        .filter(recommendation_agency::Column::RecommendationId.is_in(recs.clone()))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|l| l.agency_id)
-        .collect();
-    crate::search::remove_review(&txn, drop, &recs).await?;
     review_alias::Entity::update_many()
         .col_expr(review_alias::Column::ReviewId, Expr::value(keep))
         .filter(review_alias::Column::ReviewId.eq(drop))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    derived.finish(&txn, &[keep]).await?;
-    review::Entity::delete_by_id(drop).exec(&txn).await?;
     review_alias::ActiveModel {
         id: NotSet,
         source_key: Set(gone.source_key),
         review_id: Set(keep),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    refresh_agency_counts(&txn, &touched).await?;
-    txn.commit().await?;
     Ok(kept)
 }
 
 /// Deletes a review with its recommendations, their plans and history, and its links; the
 /// counts of the agencies it addressed follow. Returns how many recommendations went.
-pub async fn delete_review(db: &DatabaseConnection, id: i32) -> Result<usize, CurationError> {
-    crate::db::retry_deadlocks(|| delete_review_once(db, id), CurationError::db_err).await
+pub async fn delete_review(path: &WritePath, id: i32) -> Result<usize, CurationError> {
+    path.run(&(), |unit, _| Box::pin(delete_review_in(unit, id)))
+        .await
 }
 
-async fn delete_review_once(db: &DatabaseConnection, id: i32) -> Result<usize, CurationError> {
-    let txn = crate::db::begin_write(db).await?;
-    review::Entity::find_by_id(id)
-        .one(&txn)
+/// [`delete_review`] inside a unit of work.
+pub async fn delete_review_in(unit: &mut Unit, id: i32) -> Result<usize, CurationError> {
+    let found = review::Entity::find_by_id(id)
+        .one(unit.db())
         .await?
         .ok_or_else(|| CurationError::NoReview(id.to_string()))?;
-    let recs: Vec<i32> = recommendation::Entity::find()
-        .filter(recommendation::Column::ReviewId.eq(id))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    let touched: BTreeSet<i32> = recommendation_agency::Entity::find()
-        .filter(recommendation_agency::Column::RecommendationId.is_in(recs.clone()))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|l| l.agency_id)
-        .collect();
-    crate::search::remove_review(&txn, id, &recs).await?;
-    Change::begin(&txn, &[id]).await?.finish(&txn, &[]).await?;
-    review::Entity::delete_by_id(id).exec(&txn).await?;
-    refresh_agency_counts(&txn, &touched).await?;
-    txn.commit().await?;
-    Ok(recs.len())
+    unit.delete_review(found.id).await?;
+    Ok(found.recommendation_count as usize)
 }
 
-impl CurationError {
+impl crate::write::WriteError for CurationError {
     fn db_err(&self) -> Option<&DbErr> {
         match self {
             CurationError::Db(e) => Some(e),
             _ => None,
-        }
-    }
-}
-
-impl From<CurationError> for crate::error::ApiError {
-    fn from(e: CurationError) -> Self {
-        use crate::error::ApiError;
-        match e {
-            CurationError::NoAgency(name) => ApiError::NotFound {
-                what: format!("agency {name:?}"),
-            },
-            CurationError::NoReview(_) => ApiError::NotFound {
-                what: "review".into(),
-            },
-            CurationError::Db(d) => d.into(),
-            other => ApiError::bad_input("input", other.to_string()),
         }
     }
 }

@@ -40,6 +40,9 @@ impl StatementCounter {
 pub struct Db {
     pub conn: DatabaseConnection,
     pub statements: StatementCounter,
+    /// This start applied a migration that creates derived tables: they are filled from the
+    /// base tables by [`crate::write::fill_after_upgrade`], through the write path.
+    pub needs_fill: bool,
 }
 
 impl Db {
@@ -93,32 +96,24 @@ pub async fn connect_with(
     conn.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::Relaxed);
     });
-    // Mentions are derived by Rust rules, so a database that predates their table gets them
-    // filled once, right after the migration that creates it (not on every start).
+    // Derived tables are filled by Rust code, which the migrations cannot call: a start that
+    // creates them says so, and the caller fills them as one unit of work.
     let pending = Migrator::get_pending_migrations(&conn)
         .await
         .map_err(DbError::Migrate)?;
-    let needs_mentions = pending.iter().any(|m| m.name() == MENTIONS_MIGRATION);
-    let needs_derived = pending.iter().any(|m| m.name() == DERIVED_MIGRATION);
+    let needs_fill = pending
+        .iter()
+        .any(|m| m.name() == MENTIONS_MIGRATION || m.name() == DERIVED_MIGRATION);
     Migrator::up(&conn, None).await.map_err(DbError::Migrate)?;
+    // Reference data, not derived data: the theme rows tags point at, from the taxonomy.
     crate::ingest::themes::sync(&conn)
         .await
         .map_err(DbError::Migrate)?;
-    if needs_mentions || needs_derived {
-        let txn = begin_write(&conn).await.map_err(DbError::Migrate)?;
-        if needs_mentions {
-            crate::ingest::mentions::backfill(&txn)
-                .await
-                .map_err(DbError::Migrate)?;
-        }
-        // The aggregates of migration 10 are filled from the base tables once, after the
-        // mentions they count.
-        crate::graph::derived::rebuild(&txn)
-            .await
-            .map_err(DbError::Migrate)?;
-        txn.commit().await.map_err(DbError::Migrate)?;
-    }
-    Ok(Db { conn, statements })
+    Ok(Db {
+        conn,
+        statements,
+        needs_fill,
+    })
 }
 
 const MENTIONS_MIGRATION: &str = "m20261125_000007_mentions";
@@ -154,30 +149,4 @@ pub fn is_deadlock(e: &DbErr) -> bool {
     sqlx.as_database_error()
         .and_then(|d| d.code())
         .is_some_and(|c| c == "40P01" || c == "40001")
-}
-
-/// Attempts of a write transaction that PostgreSQL rolled back for a deadlock.
-const WRITE_ATTEMPTS: usize = 3;
-
-/// Runs a write transaction (`attempt` begins and commits its own) again when PostgreSQL
-/// rolled it back for a deadlock, up to three times in all, so that the client never sees
-/// one. Deadlocks are rare but real: the similarity rebuild in the background replaces
-/// every edge while a write may be deleting the recommendations they point to.
-pub async fn retry_deadlocks<T, E, Fut>(
-    mut attempt: impl FnMut() -> Fut,
-    db_err: impl Fn(&E) -> Option<&DbErr>,
-) -> Result<T, E>
-where
-    Fut: std::future::Future<Output = Result<T, E>>,
-{
-    let mut n = 1;
-    loop {
-        match attempt().await {
-            Err(e) if n < WRITE_ATTEMPTS && db_err(&e).is_some_and(is_deadlock) => {
-                tracing::info!(attempt = n, "write rolled back for a deadlock; retrying");
-                n += 1;
-            }
-            other => return other,
-        }
-    }
 }

@@ -32,4 +32,5 @@ pub mod similarity;
 pub mod sql;
 pub mod synth;
 pub mod telemetry;
+pub mod write;
 pub mod ws;

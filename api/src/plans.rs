@@ -1,4 +1,4 @@
-//! Action plans: each change is one transaction, checked against the version its writer read
+//! Action plans: each change is one unit of work (`crate::write`), checked against the version its writer read
 //! (optimistic concurrency), and appended to the recommendation's history.
 
 use std::collections::BTreeMap;
@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 use entity::{action_plan, recommendation, status_event};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    FromQueryResult, NotSet, QueryFilter, Set, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, NotSet,
+    QueryFilter, Set, SqlErr,
 };
 use serde_json::json;
 
 use crate::domain::{PlanStatus, Rag};
-use crate::error::ApiError;
 use crate::events::{Event, StatusChange};
 use crate::sql::statement;
+use crate::write::{Unit, WritePath};
 
 /// What a writer changes; `None` leaves a field as it is, `Some(None)` clears it.
 #[derive(Clone, Debug, Default)]
@@ -36,6 +36,8 @@ pub struct PlanChange {
 /// A change that landed: the plan as it now stands, the history event, and the event for
 /// subscribers (staged in the same transaction).
 pub struct Applied {
+    /// The status before the change.
+    pub from_status: String,
     /// The recommendation, as read in the change's transaction.
     pub recommendation: recommendation::Model,
     pub plan: action_plan::Model,
@@ -61,10 +63,30 @@ pub fn unstarted(recommendation_id: i32) -> action_plan::Model {
     }
 }
 
-fn conflict_from(e: DbErr, expected: i32) -> ApiError {
+/// Why a plan change did not land.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("no recommendation")]
+    NoRecommendation,
+    #[error("the plan is at version {current}, not {expected}")]
+    Conflict { current: i32, expected: i32 },
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl crate::write::WriteError for PlanError {
+    fn db_err(&self) -> Option<&DbErr> {
+        match self {
+            PlanError::Db(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+fn conflict_from(e: DbErr, expected: i32) -> PlanError {
     match e.sql_err() {
         // Another writer landed the same version first; its number is read after rollback.
-        Some(SqlErr::UniqueConstraintViolation(_)) => ApiError::Conflict {
+        Some(SqlErr::UniqueConstraintViolation(_)) => PlanError::Conflict {
             current: expected + 1,
             expected,
         },
@@ -74,75 +96,76 @@ fn conflict_from(e: DbErr, expected: i32) -> ApiError {
 
 /// Applies `change` to the plan of `recommendation_id` if it is still at `expected_version`.
 pub async fn change(
-    db: &DatabaseConnection,
+    path: &WritePath,
     recommendation_id: i32,
     expected_version: i32,
     change: PlanChange,
     actor: &str,
-) -> Result<Applied, ApiError> {
-    crate::db::retry_deadlocks(
-        || {
-            change_once(
-                db,
+) -> Result<Applied, PlanError> {
+    let result = path
+        .run(&(change, actor), |unit, (change, actor)| {
+            Box::pin(change_in(
+                unit,
                 recommendation_id,
                 expected_version,
                 change.clone(),
                 actor,
-            )
-        },
-        ApiError::db_err,
-    )
-    .await
-}
-
-async fn change_once(
-    db: &DatabaseConnection,
-    recommendation_id: i32,
-    expected_version: i32,
-    change: PlanChange,
-    actor: &str,
-) -> Result<Applied, ApiError> {
-    let txn = crate::db::begin_write(db).await?;
-    let result = apply(&txn, recommendation_id, expected_version, change, actor).await;
+            ))
+        })
+        .await;
     match result {
-        Ok(applied) => {
-            txn.commit().await?;
-            Ok(applied)
-        }
-        Err(ApiError::Conflict { expected, .. }) => {
-            txn.rollback().await?;
+        Err(PlanError::Conflict { expected, .. }) => {
             // The version that won, read after the loser's transaction is gone.
             let current = action_plan::Entity::find_by_id(recommendation_id)
-                .one(db)
+                .one(path.conn())
                 .await?
                 .map_or(0, |p| p.version);
-            Err(ApiError::Conflict { current, expected })
+            Err(PlanError::Conflict { current, expected })
         }
-        Err(e) => Err(e),
+        other => other,
     }
 }
 
-async fn apply<C: ConnectionTrait + TransactionTrait>(
+/// [`change`] inside a unit of work.
+pub async fn change_in(
+    unit: &mut Unit,
+    recommendation_id: i32,
+    expected: i32,
+    change: PlanChange,
+    actor: &str,
+) -> Result<Applied, PlanError> {
+    let applied = apply(unit.db(), recommendation_id, expected, change, actor).await?;
+    unit.status_moved(
+        applied.recommendation.id,
+        applied.recommendation.review_id,
+        &applied.from_status,
+        &applied.plan.status,
+    );
+    for e in &applied.published {
+        unit.stage(e.clone());
+    }
+    Ok(applied)
+}
+
+async fn apply<C: ConnectionTrait>(
     txn: &C,
     recommendation_id: i32,
     expected: i32,
     change: PlanChange,
     actor: &str,
-) -> Result<Applied, ApiError> {
+) -> Result<Applied, PlanError> {
     // First, so that a rewrite of the same review (which recounts its statuses) and this
     // change apply one after the other on PostgreSQL.
     crate::graph::derived::lock_review_of(txn, recommendation_id).await?;
     let rec = recommendation::Entity::find_by_id(recommendation_id)
         .one(txn)
         .await?
-        .ok_or_else(|| ApiError::NotFound {
-            what: "recommendation".into(),
-        })?;
+        .ok_or(PlanError::NoRecommendation)?;
     let current = action_plan::Entity::find_by_id(rec.id).one(txn).await?;
     let existed = current.is_some();
     let before = current.unwrap_or_else(|| unstarted(rec.id));
     if before.version != expected {
-        return Err(ApiError::Conflict {
+        return Err(PlanError::Conflict {
             current: before.version,
             expected,
         });
@@ -230,7 +253,7 @@ async fn apply<C: ConnectionTrait + TransactionTrait>(
             .exec(txn)
             .await?;
         if done.rows_affected == 0 {
-            return Err(ApiError::Conflict {
+            return Err(PlanError::Conflict {
                 current: expected + 1,
                 expected,
             });
@@ -258,7 +281,6 @@ async fn apply<C: ConnectionTrait + TransactionTrait>(
         .insert(txn)
         .await
         .map_err(|e| conflict_from(e, expected))?;
-    crate::graph::derived::status_moved(txn, rec.id, &before.status, &after.status).await?;
     let (agencies, csps) = slugs_of(txn, rec.id, rec.review_id).await?;
     let published = vec![Event::StatusChanged(StatusChange {
         event_id: event.id,
@@ -272,8 +294,8 @@ async fn apply<C: ConnectionTrait + TransactionTrait>(
         agencies,
         csps,
     })];
-    crate::events::stage(txn, &published).await?;
     Ok(Applied {
+        from_status: before.status,
         recommendation: rec,
         plan: after,
         event,

@@ -1,7 +1,7 @@
 //! Full-text search over recommendation texts and review summaries, through the database's
 //! own engine (SQLite FTS5 ranked by BM25, PostgreSQL `tsvector` ranked by `ts_rank` normalised by length).
 //!
-//! The index is kept in step by the ingest transaction. Its key encodes what a row is
+//! The index is kept in step by the write path (`write::upkeep`). Its key encodes what a row is
 //! (`2 * id` for a recommendation, `2 * id + 1` for a review), so replacing a review's rows
 //! is a lookup by key, never a scan.
 
@@ -89,15 +89,18 @@ pub async fn index_review<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Removes the index rows of a review and of the given recommendations.
-pub async fn remove_review<C: ConnectionTrait>(
+/// Removes the index rows of the given recommendations and reviews.
+pub async fn remove<C: ConnectionTrait>(
     db: &C,
-    review_id: i32,
     recs: &[i32],
+    reviews: &[i32],
 ) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
-    let mut keys: Vec<i64> = recs.iter().map(|r| rec_key(*r)).collect();
-    keys.push(review_key(review_id));
+    let keys: Vec<i64> = recs
+        .iter()
+        .map(|r| rec_key(*r))
+        .chain(reviews.iter().map(|r| review_key(*r)))
+        .collect();
     for chunk in keys.chunks(500) {
         let (list, values) = in_list(chunk);
         db.execute_raw(statement(

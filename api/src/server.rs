@@ -107,9 +107,21 @@ impl Application {
             (cfg.statement_timeout_ms > 0).then(|| Duration::from_millis(cfg.statement_timeout_ms));
         let db = db::connect_with(&cfg.db.database_url, cfg.db.db_pool_size, timeout).await?;
         let metrics = Metrics::new(&db.conn);
+        let backend = db.conn.get_database_backend();
+        let bus = EventBus::new(backend);
+        let upkeep =
+            crate::similarity::Upkeep::background(db.conn.clone(), cfg.similarity_policy());
+        let write = crate::write::WritePath::serving(
+            db.conn.clone(),
+            bus.clone(),
+            upkeep,
+            Some(metrics.clone()),
+        );
+        crate::write::fill_after_upgrade(&write, &db)
+            .await
+            .map_err(crate::ingest::IngestError::Db)?;
         if !cfg.no_samples {
-            let loaded = samples::load_if_empty(&db.conn, cfg.no_sample_dhrd).await?;
-            loaded.iter().for_each(|o| metrics.page_ingested(*o));
+            let loaded = samples::load_if_empty(&write, cfg.no_sample_dhrd).await?;
             if !loaded.is_empty() {
                 tracing::info!(
                     pages = loaded.len(),
@@ -117,8 +129,6 @@ impl Application {
                 );
             }
         }
-        let backend = db.conn.get_database_backend();
-        let bus = EventBus::new(backend);
         let (health, listener_task) = if backend == sea_orm::DbBackend::Postgres {
             let health = Health::postgres(&cfg.db.database_url).map_err(|e| {
                 StartError::Events(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::Internal(
@@ -132,7 +142,6 @@ impl Application {
         } else {
             (Health::always_up(), None)
         };
-        let refresher = crate::similarity::Refresher::spawn(db.conn.clone());
         let (closing, closing_rx) = tokio::sync::watch::channel(false);
         let router = router(
             cfg,
@@ -141,7 +150,7 @@ impl Application {
                     db.clone(),
                     bus,
                     crate::graphql::Services {
-                        refresher: Some(refresher),
+                        write: Some(write),
                         metrics: Some(metrics.clone()),
                         limits: cfg.limits(),
                     },

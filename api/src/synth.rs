@@ -17,13 +17,12 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::domain::{PlanStatus, Rag, ReviewType, YearMonth};
 use crate::ingest::parse::{ParsedPage, ParsedRow};
 use crate::ingest::store::{self, Outcome};
+use crate::write::WritePath;
 
 /// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, full-period, and fixed forever.
 #[derive(Clone, Debug)]
@@ -527,7 +526,8 @@ fn bar(show: bool, len: usize, what: &str) -> ProgressBar {
 }
 
 /// Generates and stores the graph, rebuilds similarity once, then writes plan history.
-pub async fn run(db: &DatabaseConnection, opts: &SynthOptions) -> Result<SynthReport, SynthError> {
+pub async fn run(path: &WritePath, opts: &SynthOptions) -> Result<SynthReport, SynthError> {
+    let db = path.conn();
     let mut report = SynthReport::default();
     let pages = pages(opts.reviews, opts.seed);
     let progress = bar(opts.progress, pages.len(), "reviews");
@@ -535,7 +535,7 @@ pub async fn run(db: &DatabaseConnection, opts: &SynthOptions) -> Result<SynthRe
     for (chunk_no, chunk) in pages.chunks(opts.batch.max(1)).enumerate() {
         let stored = if opts.batch <= 1 {
             let page = chunk[0].clone();
-            let r = crate::ingest::ingest_page(db, page)
+            let r = crate::ingest::ingest_page(path, page)
                 .await
                 .map_err(|e| match e {
                     crate::ingest::IngestError::Db(d) => SynthError::Db(d),
@@ -543,24 +543,17 @@ pub async fn run(db: &DatabaseConnection, opts: &SynthOptions) -> Result<SynthRe
                 })?;
             vec![r.stored]
         } else {
-            // Many pages a transaction: the same store code, fewer commits (each an fsync).
-            let txn = crate::db::begin_write(db).await?;
-            let mut out = Vec::with_capacity(chunk.len());
-            for page in chunk {
-                let stored = store::store_page(&txn, page).await?;
-                if stored.outcome == Outcome::Added {
-                    crate::events::stage(
-                        &txn,
-                        &[crate::events::Event::ReviewAdded {
-                            review_id: stored.review_id,
-                        }],
-                    )
-                    .await?;
-                }
-                out.push(stored);
-            }
-            txn.commit().await?;
-            out
+            // Many pages a unit: the same store code, fewer commits (each an fsync).
+            path.run(chunk, |unit, chunk| {
+                Box::pin(async move {
+                    let mut out = Vec::with_capacity(chunk.len());
+                    for page in chunk {
+                        out.push(store::store_page(unit, page).await?);
+                    }
+                    Ok::<_, sea_orm::DbErr>(out)
+                })
+            })
+            .await?
         };
         for (i, s) in stored.into_iter().enumerate() {
             if s.outcome != Outcome::Added {
@@ -591,11 +584,11 @@ pub async fn run(db: &DatabaseConnection, opts: &SynthOptions) -> Result<SynthRe
             report.recommendations
         );
     }
-    report.similarity_edges = crate::similarity::rebuild(db).await?;
+    report.similarity_edges = path.settle().await?.edges;
     report.similarity = started.elapsed();
 
     let started = Instant::now();
-    let (plans, changes) = plan_history(db, opts).await?;
+    let (plans, changes) = plan_history(path, opts).await?;
     report.plans = plans;
     report.plan_changes = changes;
     report.plan_time = started.elapsed();
@@ -617,10 +610,8 @@ const PATHS: &[&[PlanStatus]] = &[
 ];
 
 /// Action plans for a seeded share of this run's recommendations. Returns (plans, changes).
-async fn plan_history(
-    db: &DatabaseConnection,
-    opts: &SynthOptions,
-) -> Result<(usize, usize), SynthError> {
+async fn plan_history(path: &WritePath, opts: &SynthOptions) -> Result<(usize, usize), SynthError> {
+    let db = path.conn();
     use entity::{recommendation, review};
     let prefix = format!("url:https://synth.dhr-graph.invalid/{}/", opts.seed);
     let ids: Vec<i32> = recommendation::Entity::find()
@@ -640,10 +631,10 @@ async fn plan_history(
     let progress = bar(opts.progress, chosen.len(), "plans");
     let mut changes = 0;
     for (n, id) in chosen.iter().enumerate() {
-        let path = rng.pick(PATHS);
+        let steps = rng.pick(PATHS);
         let year = 2020 + rng.below(6);
         let target = format!("{year}-{:02}-{:02}", 1 + rng.below(12), 1 + rng.below(28));
-        for (version, status) in path.iter().enumerate() {
+        for (version, status) in steps.iter().enumerate() {
             let mut change = crate::plans::PlanChange {
                 status: Some(*status),
                 ..Default::default()
@@ -657,7 +648,7 @@ async fn plan_history(
                 change.completion_date = Some(Some(format!("{}-06-30", year + 1)));
                 change.rag = Some(Some(Rag::Green));
             }
-            crate::plans::change(db, *id, version as i32, change, "synth")
+            crate::plans::change(path, *id, version as i32, change, "synth")
                 .await
                 .map_err(|e| SynthError::Other(e.to_string()))?;
             changes += 1;

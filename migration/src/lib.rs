@@ -14,6 +14,7 @@ mod m20261125_000008_action_plans;
 mod m20261126_000009_review_order_index;
 mod m20261126_000010_derived_graph;
 mod m20261201_000011_agency_registry;
+mod m20261202_000012_similarity_state;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000009_review_order_index::Migration),
             Box::new(m20261126_000010_derived_graph::Migration),
             Box::new(m20261201_000011_agency_registry::Migration),
+            Box::new(m20261202_000012_similarity_state::Migration),
         ]
     }
 }

@@ -15,14 +15,13 @@ use entity::{
     review, review_alias, review_case_tag, review_csp, review_incident, status_event,
 };
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, NotSet,
-    PaginatorTrait, Set,
+    ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, NotSet, PaginatorTrait, Set,
 };
 
 use super::ExchangeError;
 use super::model::{self, Export, FORMAT, Head};
 use crate::domain::{CaseTag, PlanStatus, Rag, ReviewType, Sector, YearMonth};
-use crate::ingest::dhrd::KEY_PREFIX as DHRD_PREFIX;
+use crate::write::{Unit, WritePath};
 
 /// Rows per multi-row INSERT, well under either engine's limit on bound values.
 const CHUNK: usize = 500;
@@ -116,19 +115,36 @@ pub struct ImportSummary {
     pub similarity_edges: usize,
 }
 
-pub async fn import(
-    conn: &DatabaseConnection,
-    export: &Export,
-) -> Result<ImportSummary, ExchangeError> {
-    let txn = crate::db::begin_write(conn).await?;
-    match write(&txn, export).await {
-        Ok(summary) => {
-            txn.commit().await?;
-            Ok(summary)
-        }
-        Err(e) => {
-            txn.rollback().await?;
-            Err(e)
+/// Imports an export into an empty database as one unit of work. Similarity is rebuilt
+/// after the commit, by the write path's upkeep (`settle` in a batch).
+pub async fn import(path: &WritePath, export: &Export) -> Result<ImportSummary, ExchangeError> {
+    path.run(export, |unit, export| Box::pin(import_in(unit, export)))
+        .await
+}
+
+/// [`import`] inside a unit of work.
+pub async fn import_in(unit: &mut Unit, export: &Export) -> Result<ImportSummary, ExchangeError> {
+    let (summary, written) = write(unit.db(), export).await?;
+    for w in written {
+        unit.texts_written(
+            w.review_id,
+            w.recommendations
+                .iter()
+                .map(|(id, t)| (*id, (*t).to_owned()))
+                .collect(),
+            [],
+            &[],
+        );
+    }
+    unit.wrote_everything();
+    Ok(summary)
+}
+
+impl crate::write::WriteError for ExchangeError {
+    fn db_err(&self) -> Option<&DbErr> {
+        match self {
+            ExchangeError::Db(e) => Some(e),
+            _ => None,
         }
     }
 }
@@ -235,15 +251,14 @@ where
 /// A review as written, with what the search index and the taggers need of it.
 struct Written<'a> {
     review_id: i32,
-    search_text: String,
     /// Ids and texts of its recommendations.
     recommendations: Vec<(i32, &'a str)>,
 }
 
-async fn write<C: ConnectionTrait>(
+async fn write<'e, C: ConnectionTrait>(
     db: &C,
-    export: &Export,
-) -> Result<ImportSummary, ExchangeError> {
+    export: &'e Export,
+) -> Result<(ImportSummary, Vec<Written<'e>>), ExchangeError> {
     ensure_empty(db).await?;
     let mut summary = ImportSummary::default();
 
@@ -443,7 +458,6 @@ async fn write<C: ConnectionTrait>(
         summary.recommendations += texts.len();
         indexed.push(Written {
             review_id: review.id,
-            search_text: format!("{}\n{}", r.title, r.summary),
             recommendations: texts,
         });
     }
@@ -485,28 +499,7 @@ async fn write<C: ConnectionTrait>(
     insert_chunks(db, plan_rows).await?;
     insert_chunks(db, event_rows).await?;
 
-    // Derived data, after the links it reads (mentions skip addressed agencies).
-    let all: Vec<(i32, &str)> = indexed
-        .iter()
-        .flat_map(|w| w.recommendations.iter().copied())
-        .collect();
-    for chunk in all.chunks(CHUNK) {
-        crate::ingest::themes::retag(db, chunk).await?;
-        crate::ingest::mentions::remention(db, chunk).await?;
-    }
-    for (w, r) in indexed.iter().zip(&export.reviews) {
-        // The DHRD import leaves its records out of the search index (they have no text of
-        // their own); an imported graph searches as the exported one did.
-        if !r.source_key.starts_with(DHRD_PREFIX) {
-            crate::search::index_review(db, w.review_id, &w.search_text, &w.recommendations, &[])
-                .await?;
-        }
-    }
-    crate::graph::derived::rebuild(db).await?;
-    let agencies: BTreeSet<i32> = agency_id.values().copied().collect();
-    crate::ingest::store::refresh_agency_counts(db, &agencies).await?;
-    summary.similarity_edges = crate::similarity::rebuild_in(db).await?;
-    Ok(summary)
+    Ok((summary, indexed))
 }
 
 /// Checks and stages a recommendation's action plan and history.

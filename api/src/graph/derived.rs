@@ -79,10 +79,12 @@ impl Share {
     }
 }
 
-/// A write in progress over some reviews' links or recommendations.
+/// A write in progress over some reviews' links or recommendations: the share of the
+/// aggregates those reviews held before the write, read as the write declares them.
+#[derive(Default)]
 #[must_use = "a Change must be finished in the transaction that began it"]
 pub struct Change {
-    reviews: Vec<i32>,
+    reviews: BTreeSet<i32>,
     before: Share,
 }
 
@@ -90,36 +92,65 @@ impl Change {
     /// Reads the current share of `reviews` (those the write may change or delete). On
     /// PostgreSQL it also locks them, so that one review's changes apply one at a time.
     pub async fn begin<C: ConnectionTrait>(db: &C, reviews: &[i32]) -> Result<Change, DbErr> {
-        let mut reviews = reviews.to_vec();
-        reviews.sort_unstable();
-        reviews.dedup();
-        lock_reviews(db, &reviews).await?;
-        let before = Share {
-            links: stored_links(db, Reviews::Some(&reviews)).await?,
-            plans: plan_share(db, Reviews::Some(&reviews)).await?,
-        };
-        Ok(Change { reviews, before })
+        let mut change = Change::default();
+        change.add(db, reviews).await?;
+        Ok(change)
     }
 
-    /// Applies the difference between the share `begin` read and the current share of
-    /// `reviews` (those that exist now; a deleted review is left out). Call it before
-    /// deleting a review or an agency: the aggregates refer to both.
-    pub async fn finish<C: ConnectionTrait>(self, db: &C, reviews: &[i32]) -> Result<(), DbErr> {
-        let mut now = reviews.to_vec();
-        now.sort_unstable();
-        now.dedup();
+    /// Adds reviews to the change, reading (and locking) the share of those not in it yet.
+    pub async fn add<C: ConnectionTrait>(&mut self, db: &C, reviews: &[i32]) -> Result<(), DbErr> {
+        let mut new: Vec<i32> = reviews
+            .iter()
+            .copied()
+            .filter(|r| !self.reviews.contains(r))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        new.sort_unstable();
+        new.dedup();
+        lock_reviews(db, &new).await?;
+        self.before
+            .links
+            .extend(stored_links(db, Reviews::Some(&new)).await?);
+        for (k, n) in plan_share(db, Reviews::Some(&new)).await? {
+            *self.before.plans.entry(k).or_default() += n;
+        }
+        self.reviews.extend(new);
+        Ok(())
+    }
+
+    /// Adds a review created by this write: it had no share before.
+    pub fn adopt(&mut self, review: i32) {
+        self.reviews.insert(review);
+    }
+
+    /// True when the review is part of this change.
+    pub fn covers(&self, review: i32) -> bool {
+        self.reviews.contains(&review)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.reviews.is_empty()
+    }
+
+    /// Applies the difference between the share read before and the current share of the
+    /// change's reviews, leaving out `deleted` (reviews about to go: their rows are removed
+    /// here, so that the review can be deleted after).
+    pub async fn finish<C: ConnectionTrait>(
+        self,
+        db: &C,
+        deleted: &BTreeSet<i32>,
+    ) -> Result<(), DbErr> {
+        if self.reviews.is_empty() {
+            return Ok(());
+        }
+        let touched: Vec<i32> = self.reviews.iter().copied().collect();
+        let now: Vec<i32> = self.reviews.difference(deleted).copied().collect();
         let after = Share {
             links: link_share(db, Reviews::Some(&now)).await?,
             plans: plan_share(db, Reviews::Some(&now)).await?,
         };
-        let touched: Vec<i32> = self
-            .reviews
-            .iter()
-            .chain(&now)
-            .copied()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
         apply(db, &touched, &self.before, &after).await
     }
 }
@@ -172,6 +203,13 @@ pub async fn rebuild<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
         db.execute_raw(statement(backend, &format!("DELETE FROM {table}"), vec![]))
             .await?;
     }
+    db.execute_raw(statement(
+        backend,
+        "UPDATE agency SET review_count = 0, recommendation_count = 0 \
+         WHERE review_count <> 0 OR recommendation_count <> 0",
+        vec![],
+    ))
+    .await?;
     let after = Share {
         links: link_share(db, Reviews::All).await?,
         plans: plan_share(db, Reviews::All).await?,
@@ -203,6 +241,32 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbErr> {
     expected.recurrence(1, &mut recurrence);
     let have = stored_counts(db, &RECURRENCE, |r| r.try_get::<i32>("", "agency_id")).await?;
     diff(&mut problems, RECURRENCE.name, &recurrence, &have);
+
+    // The agency's own counts are the addressed half of its recurrence row.
+    let counts: Deltas<i32> = recurrence
+        .iter()
+        .map(|(k, d)| (*k, [d[0], d[1], 0, 0]))
+        .collect();
+    let mut have = BTreeMap::new();
+    for row in db
+        .query_all_raw(statement(
+            db.get_database_backend(),
+            "SELECT id, review_count, recommendation_count FROM agency",
+            vec![],
+        ))
+        .await?
+    {
+        let stored = [
+            row.try_get::<i32>("", "review_count")?.into(),
+            row.try_get::<i32>("", "recommendation_count")?.into(),
+            0,
+            0,
+        ];
+        if stored != [0; 4] {
+            have.insert(row.try_get::<i32>("", "id")?, stored);
+        }
+    }
+    diff(&mut problems, "agency counts", &counts, &have);
 
     let mut pairs = BTreeMap::new();
     expected.pairs(1, &mut pairs);
@@ -470,6 +534,7 @@ async fn apply<C: ConnectionTrait>(
     before.recurrence(-1, &mut recurrence);
     after.recurrence(1, &mut recurrence);
     upsert(db, &RECURRENCE, &recurrence, |k| vec![(*k).into()]).await?;
+    add_agency_counts(db, &recurrence).await?;
 
     let mut pairs = BTreeMap::new();
     before.pairs(-1, &mut pairs);
@@ -484,6 +549,59 @@ async fn apply<C: ConnectionTrait>(
         plans.entry(k.clone()).or_default()[0] += n;
     }
     upsert_plans(db, &plans).await
+}
+
+/// Adds the addressed half of the recurrence deltas to the agencies' own counts
+/// (`reviewCount`, `recommendationCount`). Added, never recounted: a recount of "All
+/// Agencies" reads thousands of reviews' links.
+async fn add_agency_counts<C: ConnectionTrait>(
+    db: &C,
+    recurrence: &Deltas<i32>,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let changed: Vec<(i32, i64, i64)> = recurrence
+        .iter()
+        .filter(|(_, d)| d[0] != 0 || d[1] != 0)
+        .map(|(k, d)| (*k, d[0], d[1]))
+        .collect();
+    for chunk in changed.chunks(IDS) {
+        let ids: Vec<i32> = chunk.iter().map(|c| c.0).collect();
+        let (list, values) = in_list(&ids);
+        if backend == DbBackend::Postgres {
+            // In id order: two writers adding to the same agencies cannot deadlock.
+            db.execute_raw(statement(
+                backend,
+                &format!(
+                    "SELECT id FROM agency WHERE id IN ({list}) ORDER BY id FOR NO KEY UPDATE"
+                ),
+                values.clone(),
+            ))
+            .await?;
+        }
+        let mut reviews = String::new();
+        let mut recs = String::new();
+        let mut case_values: Vec<Value> = Vec::new();
+        for (id, d_reviews, _) in chunk {
+            reviews.push_str(" WHEN ? THEN ?");
+            case_values.extend([Value::from(*id), Value::from(*d_reviews as i32)]);
+        }
+        for (id, _, d_recs) in chunk {
+            recs.push_str(" WHEN ? THEN ?");
+            case_values.extend([Value::from(*id), Value::from(*d_recs as i32)]);
+        }
+        case_values.extend(values);
+        db.execute_raw(statement(
+            backend,
+            &format!(
+                "UPDATE agency SET review_count = review_count + CASE id{reviews} ELSE 0 END, \
+                   recommendation_count = recommendation_count + CASE id{recs} ELSE 0 END \
+                 WHERE id IN ({list})"
+            ),
+            case_values,
+        ))
+        .await?;
+    }
+    Ok(())
 }
 
 async fn upsert_plans<C: ConnectionTrait>(

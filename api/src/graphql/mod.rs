@@ -13,6 +13,7 @@ pub mod nulls;
 pub mod page;
 pub mod plan_query;
 pub mod query;
+mod service_errors;
 pub mod subscription;
 pub mod types;
 
@@ -234,7 +235,9 @@ fn builder(
 /// and benchmarks can build a schema without a server around it.
 #[derive(Default)]
 pub struct Services {
-    pub refresher: Option<crate::similarity::Refresher>,
+    /// Where the mutations write; without one, a batch write path over the schema's database
+    /// (similarity then follows only when something settles it).
+    pub write: Option<crate::write::WritePath>,
     pub metrics: Option<crate::metrics::Metrics>,
     pub limits: Limits,
 }
@@ -242,10 +245,10 @@ pub struct Services {
 /// The schema with its data (the database, the event bus, the services). Loaders are per
 /// request: see [`execute`].
 pub fn build_schema(db: Db, bus: crate::events::EventBus, services: Services) -> AppSchema {
-    let mut b = builder(&services.limits).data(db).data(bus);
-    if let Some(r) = services.refresher {
-        b = b.data(r);
-    }
+    let write = services
+        .write
+        .unwrap_or_else(|| crate::write::WritePath::batch(db.conn.clone()));
+    let mut b = builder(&services.limits).data(db).data(bus).data(write);
     if let Some(m) = services.metrics {
         b = b.data(m);
     }

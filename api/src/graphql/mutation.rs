@@ -15,7 +15,6 @@ use crate::auth::{Role, RoleGuard, caller, keys};
 use crate::db::Db;
 use crate::domain::YearMonth;
 use crate::error::ApiError;
-use crate::events::EventBus;
 use crate::ingest::{IngestError, Outcome, ParsedPage, parse::ParsedRow};
 use crate::plans::{self, PlanChange};
 
@@ -276,30 +275,9 @@ async fn review_of(ctx: &Context<'_>, id: i32) -> Result<Review> {
         })
 }
 
-/// After a review write lands: subscribers hear of it, it is counted, similarity edges
-/// follow, and a new or changed page is linked to its DHRD record (as `dhr-graph ingest` does).
-async fn after_review_write(ctx: &Context<'_>, report: crate::ingest::PageReport) {
-    if let Some(bus) = ctx.data_opt::<EventBus>() {
-        bus.committed(report.events);
-    }
-    if let Some(m) = ctx.data_opt::<crate::metrics::Metrics>() {
-        m.page_ingested(report.stored.outcome);
-    }
-    if matches!(report.stored.outcome, Outcome::Added | Outcome::Updated) {
-        if let Some(r) = ctx.data_opt::<crate::similarity::Refresher>() {
-            r.request();
-        }
-        // The write has landed; a failed link is logged, not reported as a failed write.
-        let db = ctx.data_unchecked::<Db>();
-        let linked = async {
-            let txn = crate::db::begin_write(&db.conn).await?;
-            crate::ingest::dhrd::link(&txn).await?;
-            txn.commit().await
-        };
-        if let Err(e) = linked.await {
-            tracing::warn!(error = %e, "linking the written review to DHRD records failed");
-        }
-    }
+/// The schema's write path: every mutation writes through it.
+fn write_path<'c>(ctx: &Context<'c>) -> &'c crate::write::WritePath {
+    ctx.data_unchecked::<crate::write::WritePath>()
 }
 
 fn ingest_error(e: IngestError) -> ApiError {
@@ -319,12 +297,15 @@ async fn apply_plan(
     expected_version: i32,
     change: PlanChange,
 ) -> Result<ActionPlanPayload> {
-    let db = ctx.data_unchecked::<Db>();
-    let applied =
-        plans::change(&db.conn, id, expected_version, change, caller(ctx).actor()).await?;
-    if let Some(bus) = ctx.data_opt::<EventBus>() {
-        bus.committed(applied.published);
-    }
+    let applied = plans::change(
+        write_path(ctx),
+        id,
+        expected_version,
+        change,
+        caller(ctx).actor(),
+    )
+    .await
+    .map_err(ApiError::from)?;
     Ok(ActionPlanPayload {
         recommendation: Recommendation(applied.recommendation),
         action_plan: ActionPlan(applied.plan),
@@ -347,8 +328,7 @@ impl Mutation {
         if input.text.trim().is_empty() {
             return Err(ApiError::bad_input("input.text", "must not be empty").into());
         }
-        let db = ctx.data_unchecked::<Db>();
-        let report = crate::ingest::ingest_text(&db.conn, &input.text)
+        let report = crate::ingest::ingest_text(write_path(ctx), &input.text)
             .await
             .map_err(ingest_error)?;
         let review_id = report.stored.review_id;
@@ -358,7 +338,6 @@ impl Mutation {
             .iter()
             .map(|n| format!("line {}: {}: {}", n.line, n.kind, n.excerpt))
             .collect();
-        after_review_write(ctx, report).await;
         Ok(ReviewWritePayload {
             review: review_of(ctx, review_id).await?,
             outcome,
@@ -462,12 +441,11 @@ impl Mutation {
             incomplete: false,
             notes: Vec::new(),
         };
-        let report = crate::ingest::ingest_page(&db.conn, page)
+        let report = crate::ingest::ingest_page(write_path(ctx), page)
             .await
             .map_err(ingest_error)?;
         let review_id = report.stored.review_id;
         let outcome = report.stored.outcome.into();
-        after_review_write(ctx, report).await;
         Ok(ReviewWritePayload {
             review: review_of(ctx, review_id).await?,
             outcome,
@@ -557,13 +535,9 @@ impl Mutation {
         input: DeleteReviewInput,
     ) -> Result<DeleteReviewPayload> {
         let id = decode_as("input.id", &input.id, Kind::Review)?;
-        let db = ctx.data_unchecked::<Db>();
-        let n = crate::curation::delete_review(&db.conn, id)
+        let n = crate::curation::delete_review(write_path(ctx), id)
             .await
             .map_err(ApiError::from)?;
-        if let Some(r) = ctx.data_opt::<crate::similarity::Refresher>() {
-            r.request();
-        }
         Ok(DeleteReviewPayload {
             deleted_id: encode(Kind::Review, id),
             recommendations_deleted: n as i32,
@@ -578,8 +552,7 @@ impl Mutation {
         ctx: &Context<'_>,
         input: MergeAgenciesInput,
     ) -> Result<AgencyPayload> {
-        let db = ctx.data_unchecked::<Db>();
-        let merged = crate::curation::merge(&db.conn, &input.from, &input.into)
+        let merged = crate::curation::merge(write_path(ctx), &input.from, &input.into)
             .await
             .map_err(ApiError::from)?;
         Ok(AgencyPayload {
@@ -595,8 +568,7 @@ impl Mutation {
         input: AddAgencyAliasInput,
     ) -> Result<AgencyPayload> {
         let alias = bounded("input.alias", &input.alias, MAX_NAME)?;
-        let db = ctx.data_unchecked::<Db>();
-        let agency = crate::curation::add_alias(&db.conn, &alias, &input.agency)
+        let agency = crate::curation::add_alias(write_path(ctx), &alias, &input.agency)
             .await
             .map_err(ApiError::from)?;
         Ok(AgencyPayload {

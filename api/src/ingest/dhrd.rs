@@ -9,14 +9,14 @@ use chrono::Utc;
 use entity::{csp, review, review_case_tag, review_csp, review_incident};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, NotSet,
-    QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, NotSet, QueryFilter, Set,
 };
 use sha2::{Digest, Sha256};
 
 use super::store::resolve_csp;
 use crate::domain::CaseTag;
 use crate::sql::statement;
+use crate::write::{Unit, WritePath};
 
 /// Source keys of DHRD records start with this.
 pub const KEY_PREFIX: &str = "dhrd:";
@@ -29,6 +29,15 @@ pub enum DhrdError {
     Bad { line: u64, reason: String },
     #[error("database error: {0}")]
     Db(#[from] DbErr),
+}
+
+impl crate::write::WriteError for DhrdError {
+    fn db_err(&self) -> Option<&DbErr> {
+        match self {
+            DhrdError::Db(e) => Some(e),
+            DhrdError::Bad { .. } => None,
+        }
+    }
 }
 
 fn bad<T>(line: u64, reason: impl Into<String>) -> Result<T, DhrdError> {
@@ -141,13 +150,24 @@ pub struct ImportSummary {
     pub ambiguous: Vec<String>,
 }
 
-/// Imports the records in one transaction, then links pages to records.
-pub async fn import(db: &DatabaseConnection, text: &str) -> Result<ImportSummary, DhrdError> {
+/// Imports the records as one unit of work; the write path then links the pages that share
+/// a CSP with a record written.
+pub async fn import(path: &WritePath, text: &str) -> Result<ImportSummary, DhrdError> {
     let records = parse(text)?;
+    let (mut summary, done) = path
+        .run_reported(&records[..], |unit, records| {
+            Box::pin(import_in(unit, records))
+        })
+        .await?;
+    summary.linked = done.linked;
+    summary.ambiguous = done.ambiguous;
+    Ok(summary)
+}
+
+async fn import_in(unit: &mut Unit, records: &[Record]) -> Result<ImportSummary, DhrdError> {
     let mut summary = ImportSummary::default();
-    let txn = crate::db::begin_write(db).await?;
     let mut csp_ids: HashMap<String, i32> = HashMap::new();
-    for rec in &records {
+    for rec in records {
         let key = format!("{KEY_PREFIX}{}", rec.incident_id);
         let hash: String = Sha256::digest(serde_json::to_vec(rec).unwrap_or_default())
             .iter()
@@ -155,7 +175,7 @@ pub async fn import(db: &DatabaseConnection, text: &str) -> Result<ImportSummary
             .collect();
         let existing = review::Entity::find()
             .filter(review::Column::SourceKey.eq(key.as_str()))
-            .one(&txn)
+            .one(unit.db())
             .await?;
         if existing.as_ref().is_some_and(|e| e.content_hash == hash) {
             summary.unchanged += 1;
@@ -183,28 +203,32 @@ pub async fn import(db: &DatabaseConnection, text: &str) -> Result<ImportSummary
         };
         let review_id = match existing {
             Some(found) => {
+                unit.reviews_changing(&[found.id]).await?;
                 let mut update = fields;
                 update.id = Set(found.id);
                 update.created_at = NotSet;
-                update.update(&txn).await?;
+                update.update(unit.db()).await?;
                 summary.updated += 1;
                 found.id
             }
             None => {
                 summary.added += 1;
-                fields.insert(&txn).await?.id
+                let id = fields.insert(unit.db()).await?.id;
+                unit.review_created(id);
+                id
             }
         };
+        let txn = unit.db();
         let csp_id = match csp_ids.get(&rec.csp) {
             Some(id) => *id,
             None => {
-                let id = resolve_csp(&txn, &rec.csp).await?;
+                let id = resolve_csp(txn, &rec.csp).await?;
                 if !rec.region.is_empty() {
                     csp::Entity::update_many()
                         .col_expr(csp::Column::Region, Expr::value(rec.region.clone()))
                         .filter(csp::Column::Id.eq(id))
                         .filter(csp::Column::Region.is_null())
-                        .exec(&txn)
+                        .exec(txn)
                         .await?;
                 }
                 csp_ids.insert(rec.csp.clone(), id);
@@ -213,18 +237,18 @@ pub async fn import(db: &DatabaseConnection, text: &str) -> Result<ImportSummary
         };
         review_csp::Entity::delete_many()
             .filter(review_csp::Column::ReviewId.eq(review_id))
-            .exec(&txn)
+            .exec(txn)
             .await?;
         review_csp::ActiveModel {
             review_id: Set(review_id),
             csp_id: Set(csp_id),
             position: Set(1),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
         review_case_tag::Entity::delete_many()
             .filter(review_case_tag::Column::ReviewId.eq(review_id))
-            .exec(&txn)
+            .exec(txn)
             .await?;
         review_case_tag::Entity::insert_many(rec.tags.iter().map(|t| {
             review_case_tag::ActiveModel {
@@ -232,27 +256,50 @@ pub async fn import(db: &DatabaseConnection, text: &str) -> Result<ImportSummary
                 tag: Set((*t).to_owned()),
             }
         }))
-        .exec_without_returning(&txn)
+        .exec_without_returning(txn)
         .await?;
     }
-    let (linked, ambiguous) = link(&txn).await?;
-    txn.commit().await?;
-    summary.linked = linked;
-    summary.ambiguous = ambiguous;
     Ok(summary)
 }
 
 /// Links each review page to the DHRD record of the same CSP and year of death, where there
-/// is exactly one. Returns how many pages are linked, and the ambiguous ones.
-pub async fn link<C: ConnectionTrait>(db: &C) -> Result<(usize, Vec<String>), DbErr> {
-    let sql = "SELECT p.id AS page_id, p.title, p.published, d.id AS incident_id, d.source_key \
-               FROM review p JOIN review_csp pc ON pc.review_id = p.id \
-               JOIN review_csp dc ON dc.csp_id = pc.csp_id JOIN review d ON d.id = dc.review_id \
-               WHERE p.source_key NOT LIKE 'dhrd:%' AND d.source_key LIKE 'dhrd:%' \
-                 AND d.year_of_death = p.year_of_death \
-               ORDER BY p.id, d.id";
+/// is exactly one; with `scope`, only pages and records among those reviews (what a write
+/// touched). Returns how many pages are linked, and the ambiguous ones.
+pub async fn link<C: ConnectionTrait>(
+    db: &C,
+    scope: Option<&[i32]>,
+) -> Result<(usize, Vec<String>), DbErr> {
+    if scope.is_some_and(|s| s.is_empty()) {
+        return Ok((0, Vec::new()));
+    }
+    // A scope past this size is most of the graph: one pass over all of it is cheaper.
+    let scope = scope.filter(|s| s.len() <= 5_000);
+    let (filter, values) = match scope {
+        Some(ids) => {
+            let (list, mut values) = crate::sql::in_list(ids);
+            values.extend(values.clone());
+            // Pages in scope, and pages sharing a CSP with a record in scope: each with all
+            // its candidate records, in scope or not, so that "exactly one" means one.
+            (
+                format!(
+                    "AND (p.id IN ({list}) OR p.id IN (SELECT pc2.review_id FROM review_csp pc2 \
+                     JOIN review_csp dc2 ON dc2.csp_id = pc2.csp_id WHERE dc2.review_id IN ({list})))"
+                ),
+                values,
+            )
+        }
+        None => (String::new(), Vec::new()),
+    };
+    let sql = format!(
+        "SELECT p.id AS page_id, p.title, p.published, d.id AS incident_id, d.source_key \
+         FROM review p JOIN review_csp pc ON pc.review_id = p.id \
+         JOIN review_csp dc ON dc.csp_id = pc.csp_id JOIN review d ON d.id = dc.review_id \
+         WHERE p.source_key NOT LIKE 'dhrd:%' AND d.source_key LIKE 'dhrd:%' \
+           AND d.year_of_death = p.year_of_death {filter} \
+         ORDER BY p.id, d.id"
+    );
     let rows = db
-        .query_all_raw(statement(db.get_database_backend(), sql, Vec::new()))
+        .query_all_raw(statement(db.get_database_backend(), &sql, values))
         .await?;
     let mut candidates: BTreeMap<i32, (String, Vec<(i32, String)>)> = BTreeMap::new();
     for row in rows {

@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::write::WritePath;
 use indicatif::{ProgressBar, ProgressStyle};
-use sea_orm::DatabaseConnection;
 
 use super::{IngestError, Outcome, ingest_text};
 
@@ -93,11 +93,7 @@ fn read_page(path: &Path) -> Result<String, (usize, String)> {
 }
 
 /// Ingests the pages one by one. `show_progress` draws a bar on stderr (hidden off a terminal).
-pub async fn ingest_paths(
-    db: &DatabaseConnection,
-    paths: &[PathBuf],
-    show_progress: bool,
-) -> IngestSummary {
+pub async fn ingest_paths(db: &WritePath, paths: &[PathBuf], show_progress: bool) -> IngestSummary {
     let bar = if show_progress && paths.len() > 1 {
         let bar = ProgressBar::new(paths.len() as u64);
         if let Ok(style) =

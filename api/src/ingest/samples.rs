@@ -2,9 +2,10 @@
 //! first start so that a new install has a real graph to query.
 
 use entity::review;
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
+use sea_orm::{EntityTrait, PaginatorTrait};
 
 use super::{IngestError, Outcome, ingest_text};
+use crate::write::WritePath;
 
 macro_rules! pages {
     ($($name:literal),+ $(,)?) => {
@@ -32,11 +33,8 @@ pub const DHRD_CSV: &str = include_str!("../../../data/samples/dhrd/incidents.cs
 
 /// Loads the samples when the database holds no review: the pages, and unless `pages_only`
 /// the DHRD records. Returns what became of each page (none when the database had reviews).
-pub async fn load_if_empty(
-    db: &DatabaseConnection,
-    pages_only: bool,
-) -> Result<Vec<Outcome>, IngestError> {
-    if review::Entity::find().count(db).await? > 0 {
+pub async fn load_if_empty(db: &WritePath, pages_only: bool) -> Result<Vec<Outcome>, IngestError> {
+    if review::Entity::find().count(db.conn()).await? > 0 {
         return Ok(Vec::new());
     }
     let mut outcomes = Vec::with_capacity(SAMPLE_PAGES.len());
@@ -46,7 +44,6 @@ pub async fn load_if_empty(
         })?;
         outcomes.push(report.stored.outcome);
     }
-    crate::similarity::rebuild(db).await?;
     if !pages_only {
         super::dhrd::import(db, DHRD_CSV)
             .await
@@ -55,5 +52,9 @@ pub async fn load_if_empty(
                 other => IngestError::Db(sea_orm::DbErr::Custom(format!("sample DHRD: {other}"))),
             })?;
     }
+    // Related recommendations answer from the first request, from a full rebuild (the
+    // upkeep may have followed the first pages with the weights of fewer).
+    db.similarity().rebuild_requested();
+    db.settle().await?;
     Ok(outcomes)
 }

@@ -1,5 +1,6 @@
-//! Writes a parsed page into the graph. The caller owns the transaction: one page, one
-//! transaction, so a failure leaves nothing half-written.
+//! Writes a parsed page into the graph, inside a unit of work (`crate::write`): one page,
+//! one unit, so a failure leaves nothing half-written. It writes base tables only; the unit
+//! derives the rest.
 //!
 //! A review is identified by its source key; re-ingesting an unchanged page writes nothing,
 //! a changed page updates its review in place. Recommendations are matched by position so
@@ -21,7 +22,7 @@ use super::parse::ParsedPage;
 use crate::domain::normalise::{name_key, slugify, tidy};
 use crate::domain::{Method, Sector};
 use crate::registry::resolve::{Resolution, ReviewContext, Spec, resolve};
-use crate::sql::in_list;
+use crate::write::Unit;
 
 /// Bumped when parsing or storing changes meaning, so that a re-ingest re-applies pages.
 const STORE_VERSION: u32 = 1;
@@ -80,9 +81,12 @@ pub fn content_hash(page: &ParsedPage) -> String {
         .collect()
 }
 
-pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result<Stored, DbErr> {
+/// Stores one page in the unit: adds its review, updates it in place, or finds it unchanged
+/// or merged. Stages `ReviewAdded` for a new review.
+pub async fn store_page(unit: &mut Unit, page: &ParsedPage) -> Result<Stored, DbErr> {
     let key = source_key(page);
     let hash = content_hash(page);
+    let db = unit.db();
     if let Some(alias) = entity::review_alias::Entity::find()
         .filter(entity::review_alias::Column::SourceKey.eq(key.as_str()))
         .one(db)
@@ -111,10 +115,35 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
             new_agencies: 0,
         });
     }
+    if let Some(found) = &existing {
+        unit.reviews_changing(&[found.id]).await?;
+    }
+    let written = write_page(unit.db(), page, key, hash, existing).await?;
+    let id = written.stored.review_id;
+    if written.stored.outcome == Outcome::Added {
+        unit.review_created(id);
+        unit.stage(crate::events::Event::ReviewAdded { review_id: id });
+    }
+    unit.texts_written(id, written.texts, written.new_text, &written.gone);
+    Ok(written.stored)
+}
 
-    let derived =
-        crate::graph::derived::Change::begin(db, existing.as_ref().map(|e| e.id).as_slice())
-            .await?;
+/// What [`write_page`] wrote, for the unit.
+struct Written {
+    stored: Stored,
+    texts: Vec<(i32, String)>,
+    new_text: Vec<i32>,
+    gone: Vec<i32>,
+}
+
+/// The page's base rows: the review, its CSPs, its recommendations and their addressees.
+async fn write_page<C: ConnectionTrait>(
+    db: &C,
+    page: &ParsedPage,
+    key: String,
+    hash: String,
+    existing: Option<review::Model>,
+) -> Result<Written, DbErr> {
     let now = Utc::now();
     let fields = review::ActiveModel {
         id: NotSet,
@@ -161,17 +190,11 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
         .exec_without_returning(db)
         .await?;
 
-    let (rec_ids, gone) = upsert_recommendations(db, review_id, page).await?;
+    let upserted = upsert_recommendations(db, review_id, page).await?;
+    let rec_ids = upserted.ids;
 
-    // Relink addressees: old links go, new ones come; both ends' counts are refreshed.
-    let old_agencies: Vec<i32> = recommendation_agency::Entity::find()
-        .filter(recommendation_agency::Column::RecommendationId.is_in(rec_ids.clone()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|l| l.agency_id)
-        .collect();
-    if !rec_ids.is_empty() {
+    // Relink addressees: old links go, new ones come (the write path recounts both ends).
+    if outcome == Outcome::Updated && !rec_ids.is_empty() {
         recommendation_agency::Entity::delete_many()
             .filter(recommendation_agency::Column::RecommendationId.is_in(rec_ids.clone()))
             .exec(db)
@@ -211,57 +234,44 @@ pub async fn store_page<C: ConnectionTrait>(db: &C, page: &ParsedPage) -> Result
             }
         }
     }
-    // A new review had no links before: its agencies' counts go up by what it adds, which
-    // costs the same at any scale. Recounting from the edge table (an update) costs as much
-    // as the agency's whole history, and "All Agencies" is named by thousands of reviews.
-    let added: Option<Vec<(i32, i64)>> = (outcome == Outcome::Added && old_agencies.is_empty())
-        .then(|| {
-            let mut per_agency: std::collections::BTreeMap<i32, i64> = Default::default();
-            for link in &new_links {
-                if let sea_orm::ActiveValue::Set(a) = link.agency_id {
-                    *per_agency.entry(a).or_default() += 1;
-                }
-            }
-            per_agency.into_iter().collect()
-        });
-    let touched: BTreeSet<i32> = old_agencies
-        .into_iter()
-        .chain(agency_of.values().map(|l| l.agency_id))
-        .collect();
     recommendation_agency::Entity::insert_many(new_links)
         .exec_without_returning(db)
         .await?;
-    match added {
-        Some(per_agency) => add_to_agency_counts(db, &per_agency).await?,
-        None => refresh_agency_counts(db, &touched).await?,
-    }
-    let texts: Vec<(i32, &str)> = rec_ids
+    let texts: Vec<(i32, String)> = rec_ids
         .iter()
         .copied()
-        .zip(page.rows.iter().map(|r| r.text.as_str()))
+        .zip(page.rows.iter().map(|r| r.text.clone()))
         .collect();
-    super::themes::retag(db, &texts).await?;
-    super::mentions::remention(db, &texts).await?;
-    let review_text = format!("{}\n{}", page.title, page.summary);
-    crate::search::index_review(db, review_id, &review_text, &texts, &gone).await?;
-    derived.finish(db, &[review_id]).await?;
-
-    Ok(Stored {
-        review_id,
-        outcome,
-        incomplete: page.incomplete,
-        recommendations: page.rows.len(),
-        new_agencies,
+    Ok(Written {
+        stored: Stored {
+            review_id,
+            outcome,
+            incomplete: page.incomplete,
+            recommendations: page.rows.len(),
+            new_agencies,
+        },
+        texts,
+        new_text: upserted.new_text,
+        gone: upserted.gone,
     })
 }
 
+/// What [`upsert_recommendations`] did.
+struct Upserted {
+    /// Ids in row order.
+    ids: Vec<i32>,
+    /// Ids whose text is new or changed.
+    new_text: Vec<i32>,
+    /// Ids past the new end, for the unit to delete.
+    gone: Vec<i32>,
+}
+
 /// Updates rows whose position exists, inserts the rest, deletes positions past the end.
-/// Returns the ids in row order, and the ids deleted.
 async fn upsert_recommendations<C: ConnectionTrait>(
     db: &C,
     review_id: i32,
     page: &ParsedPage,
-) -> Result<(Vec<i32>, Vec<i32>), DbErr> {
+) -> Result<Upserted, DbErr> {
     let existing = recommendation::Entity::find()
         .filter(recommendation::Column::ReviewId.eq(review_id))
         .order_by_asc(recommendation::Column::Position)
@@ -270,6 +280,7 @@ async fn upsert_recommendations<C: ConnectionTrait>(
     let mut by_position: HashMap<i32, recommendation::Model> =
         existing.into_iter().map(|r| (r.position, r)).collect();
     let mut ids = Vec::with_capacity(page.rows.len());
+    let mut new_text = Vec::new();
     // New rows go in one statement; their ids are read back by position (unique within a
     // review), since the order of RETURNING rows is not promised by SQLite.
     let mut new_rows: Vec<recommendation::ActiveModel> = Vec::new();
@@ -287,6 +298,9 @@ async fn upsert_recommendations<C: ConnectionTrait>(
                     update.text = Set(row.text.clone());
                     update.addressed_to = Set(addressed_to);
                     update.update(db).await?;
+                }
+                if old.text != row.text {
+                    new_text.push(old.id);
                 }
                 ids.push(old.id);
             }
@@ -325,17 +339,17 @@ async fn upsert_recommendations<C: ConnectionTrait>(
                 && *slot == 0
             {
                 *slot = id;
+                new_text.push(id);
             }
         }
     }
+    // Deleted by the unit (`Unit::texts_written`), once it has read who lists them as similar.
     let gone: Vec<i32> = by_position.values().map(|r| r.id).collect();
-    if !gone.is_empty() {
-        recommendation::Entity::delete_many()
-            .filter(recommendation::Column::Id.is_in(gone.clone()))
-            .exec(db)
-            .await?;
-    }
-    Ok((ids, gone))
+    Ok(Upserted {
+        ids,
+        new_text,
+        gone,
+    })
 }
 
 /// Finds or creates the CSPs a page names, in the page's order.
@@ -786,98 +800,4 @@ pub async fn unique_slug<C: ConnectionTrait>(
         .map(|n| format!("{base}-{n}"))
         .find(|s| !taken.contains(s))
         .unwrap_or_else(|| base.to_owned()))
-}
-
-/// Adds one review and `links` recommendations to each agency's denormalised counts: for a
-/// review just added, whose links are all new.
-async fn add_to_agency_counts<C: ConnectionTrait>(
-    db: &C,
-    per_agency: &[(i32, i64)],
-) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    for chunk in per_agency.chunks(200) {
-        let ids: Vec<i32> = chunk.iter().map(|(a, _)| *a).collect();
-        let (list, mut values) = in_list(&ids);
-        if backend == sea_orm::DbBackend::Postgres {
-            // In id order, as `refresh_agency_counts` locks: concurrent writers cannot deadlock.
-            db.execute_raw(Statement::from_sql_and_values(
-                backend,
-                crate::sql::placeholders(
-                    backend,
-                    &format!(
-                        "SELECT id FROM agency WHERE id IN ({list}) ORDER BY id FOR NO KEY UPDATE"
-                    ),
-                ),
-                values.clone(),
-            ))
-            .await?;
-        }
-        let mut cases = String::new();
-        let mut case_values: Vec<sea_orm::Value> = Vec::new();
-        for (agency, links) in chunk {
-            cases.push_str(" WHEN ? THEN ?");
-            case_values.push((*agency).into());
-            case_values.push((*links).into());
-        }
-        case_values.append(&mut values);
-        let sql = format!(
-            "UPDATE agency SET review_count = review_count + 1, \
-               recommendation_count = recommendation_count + CASE id{cases} ELSE 0 END \
-             WHERE id IN ({list})"
-        );
-        db.execute_raw(Statement::from_sql_and_values(
-            backend,
-            crate::sql::placeholders(backend, &sql),
-            case_values,
-        ))
-        .await?;
-    }
-    Ok(())
-}
-
-/// Recomputes the denormalised counts of the given agencies from the edge table.
-pub async fn refresh_agency_counts<C: ConnectionTrait>(
-    db: &C,
-    agency_ids: &BTreeSet<i32>,
-) -> Result<(), DbErr> {
-    if agency_ids.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<i32> = agency_ids.iter().copied().collect();
-    let backend = db.get_database_backend();
-    for chunk in ids.chunks(500) {
-        let (list, values) = in_list(chunk);
-        if backend == sea_orm::DbBackend::Postgres {
-            // Concurrent writers: wait for the others' links to commit before counting, or the
-            // later commit writes a count that misses the earlier one's (a lost update).
-            // NO KEY UPDATE, in id order: compatible with the KEY SHARE locks that inserting
-            // links took, and no two refreshes can deadlock. (SQLite writers are serialised.)
-            db.execute_raw(Statement::from_sql_and_values(
-                backend,
-                crate::sql::placeholders(
-                    backend,
-                    &format!(
-                        "SELECT id FROM agency WHERE id IN ({list}) ORDER BY id FOR NO KEY UPDATE"
-                    ),
-                ),
-                values.clone(),
-            ))
-            .await?;
-        }
-        let sql = format!(
-            "UPDATE agency SET \
-               review_count = (SELECT COUNT(DISTINCT r.review_id) FROM recommendation_agency ra \
-                 JOIN recommendation r ON r.id = ra.recommendation_id WHERE ra.agency_id = agency.id), \
-               recommendation_count = (SELECT COUNT(*) FROM recommendation_agency ra \
-                 WHERE ra.agency_id = agency.id) \
-             WHERE id IN ({list})"
-        );
-        db.execute_raw(Statement::from_sql_and_values(
-            backend,
-            crate::sql::placeholders(backend, &sql),
-            values,
-        ))
-        .await?;
-    }
-    Ok(())
 }
