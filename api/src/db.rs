@@ -70,6 +70,37 @@ pub async fn connect_with(
     if !is_supported_url(url) {
         return Err(DbError::UnsupportedUrl(url.to_owned()));
     }
+    // Migrations are batch work: on a connection of their own, without the requests' timeout.
+    let needs_fill = match statement_timeout {
+        Some(_) if !url.starts_with("sqlite:") => {
+            let conn = Database::connect(options(url, 1, None))
+                .await
+                .map_err(DbError::Connect)?;
+            let needs_fill = migrate(&conn).await?;
+            let _ = conn.close().await;
+            Some(needs_fill)
+        }
+        _ => None,
+    };
+    let options = options(url, max_connections, statement_timeout);
+    let mut conn = Database::connect(options).await.map_err(DbError::Connect)?;
+    let statements = StatementCounter::default();
+    let counter = statements.0.clone();
+    conn.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    let needs_fill = match needs_fill {
+        Some(n) => n,
+        None => migrate(&conn).await?,
+    };
+    Ok(Db {
+        conn,
+        statements,
+        needs_fill,
+    })
+}
+
+fn options(url: &str, max_connections: u32, statement_timeout: Option<Duration>) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .max_connections(max_connections)
@@ -90,30 +121,29 @@ pub async fn connect_with(
             Some(t) => o.options([("statement_timeout", t.as_millis().to_string())]),
             None => o,
         });
-    let mut conn = Database::connect(options).await.map_err(DbError::Connect)?;
-    let statements = StatementCounter::default();
-    let counter = statements.0.clone();
-    conn.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::Relaxed);
-    });
-    // Derived tables are filled by Rust code, which the migrations cannot call: a start that
-    // creates them says so, and the caller fills them as one unit of work.
-    let pending = Migrator::get_pending_migrations(&conn)
+    options
+}
+
+/// Applies pending migrations and syncs the theme rows. Returns whether this applied a
+/// migration that creates derived tables in a database that had rows to derive them from:
+/// derived tables are filled by Rust code, which the migrations cannot call, so the caller
+/// fills them as one unit of work.
+async fn migrate(conn: &DatabaseConnection) -> Result<bool, DbError> {
+    let pending = Migrator::get_pending_migrations(conn)
         .await
         .map_err(DbError::Migrate)?;
-    let needs_fill = pending
-        .iter()
-        .any(|m| m.name() == MENTIONS_MIGRATION || m.name() == DERIVED_MIGRATION);
-    Migrator::up(&conn, None).await.map_err(DbError::Migrate)?;
+    // A new database (nothing applied yet) has no base rows to derive from.
+    let fresh = pending.len() == Migrator::migrations().len();
+    let needs_fill = !fresh
+        && pending
+            .iter()
+            .any(|m| m.name() == MENTIONS_MIGRATION || m.name() == DERIVED_MIGRATION);
+    Migrator::up(conn, None).await.map_err(DbError::Migrate)?;
     // Reference data, not derived data: the theme rows tags point at, from the taxonomy.
-    crate::ingest::themes::sync(&conn)
+    crate::ingest::themes::sync(conn)
         .await
         .map_err(DbError::Migrate)?;
-    Ok(Db {
-        conn,
-        statements,
-        needs_fill,
-    })
+    Ok(needs_fill)
 }
 
 const MENTIONS_MIGRATION: &str = "m20261125_000007_mentions";
