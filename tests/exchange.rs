@@ -131,6 +131,52 @@ async fn populated(backend: Backend) -> TestApp {
     )
     .await
     .unwrap();
+
+    // A page that lost a row with a plan: the row is withdrawn, kept with its history.
+    let page = |rows: &[&str]| {
+        let mut text = "SOURCE: https://example.org/withdrawn/\nSource · Domestic Homicide Review\nWithdrawn row review\n\
+            CSP: Kent\nPublished: May 2024\nExtracted: 2 recs\nSummary\nWritten for a test.\n\
+            | # | Recommendation | Addressed to |\n|---|---|---|\n".to_owned();
+        for (i, r) in rows.iter().enumerate() {
+            text.push_str(&format!("| {} | {r} | Kent Police |\n", i + 1));
+        }
+        text
+    };
+    let rows = [
+        "Police to review bail conditions after a breach.",
+        "Housing to record who is present at visits.",
+    ];
+    let opts = dhr_graph_api::ingest::StoreOptions {
+        actor: "test".into(),
+        allow_withdraw: true,
+        ..Default::default()
+    };
+    let first = dhr_graph_api::ingest::ingest_text_with(&path, &page(&rows), &opts)
+        .await
+        .unwrap();
+    let leaving = recommendation::Entity::find()
+        .filter(recommendation::Column::ReviewId.eq(first.stored.review_id))
+        .filter(recommendation::Column::Position.eq(2))
+        .one(conn)
+        .await
+        .unwrap()
+        .unwrap();
+    plans::change(
+        &path,
+        leaving.id,
+        0,
+        PlanChange {
+            status: Some(PlanStatus::InProgress),
+            ..Default::default()
+        },
+        "case-system",
+    )
+    .await
+    .unwrap();
+    dhr_graph_api::ingest::ingest_text_with(&path, &page(&rows[..1]), &opts)
+        .await
+        .unwrap();
+    path.settle().await.unwrap();
     app
 }
 
@@ -185,7 +231,7 @@ both! {
     async fn export_import_export_gives_the_same_bytes(backend: Backend) {
         let mut app = populated(backend).await;
         let url = app.database.url.clone();
-        let (code, key, err) = cli(&["keys", "create", "--database-url", &url, "--name", "exchange-editor", "--role", "editor"]);
+        let (code, key, err) = cli(&["keys", "create", "--database-url", &url, "--name", "exchange-editor", "--role", "editor", "--national"]);
         assert_eq!(code, 0, "{err}");
         let dir = tempfile::tempdir().unwrap();
         let first = export(&url, "json", &dir.path().join("first.json"));
@@ -198,7 +244,14 @@ both! {
         let doc: Value = serde_json::from_str(&first).unwrap();
         assert_eq!(doc["format"], 1);
         let reviews = doc["reviews"].as_array().unwrap();
-        assert_eq!(reviews.len(), 10 + 647, "the pages (one merged away) and the DHRD records");
+        let live = reviews.iter().filter(|r| r.get("deleted").is_none()).count();
+        assert_eq!(live, 11 + 647, "the pages (one merged away) and the DHRD records");
+        let tombstone = reviews.iter().find(|r| r.get("deleted").is_some()).expect("the merged listing's tombstone");
+        assert!(tombstone["deleted"]["reason"].as_str().unwrap().starts_with("merged into"), "{tombstone}");
+        let withdrawn: Vec<&Value> = reviews.iter().flat_map(|r| r["recommendations"].as_array().unwrap())
+            .filter(|r| r.get("withdrawn_at").is_some()).collect();
+        assert!(withdrawn.iter().any(|r| r["position"] == 0 && r["history"].as_array().unwrap().len() == 1),
+            "the withdrawn row, with its history: {withdrawn:?}");
         assert!(reviews.iter().any(|r| r["published"].is_null() && !r["case_tags"].as_array().unwrap().is_empty()));
         assert!(reviews.iter().any(|r| r["incident"].is_string()), "pages linked to their DHRD record");
         assert!(reviews.iter().any(|r| r["merged_source_keys"].as_array().unwrap().len() == 1));
@@ -217,14 +270,16 @@ both! {
         assert_eq!(code, 0, "{err}");
         let (code, out, err) = import(&target.url, &dir.path().join("first.json"));
         assert_eq!(code, 0, "{out}{err}");
-        assert!(out.contains("657 reviews") && out.contains("2 action plans") && out.contains("3 status events"), "{out}");
+        // The pages, the DHRD records, the merged listing's tombstone, and the page that lost
+        // a row (whose withdrawn row keeps its plan and history).
+        assert!(out.contains("659 reviews") && out.contains("3 action plans") && out.contains("4 status events"), "{out}");
 
         let second = export(&target.url, "json", &dir.path().join("second.json"));
         assert!(first == second, "the exports differ at {}", first_difference(&first, &second));
 
         let (code, out, err) = import(&target.url, &dir.path().join("first.json"));
         assert_eq!(code, 1, "{out}{err}");
-        assert!(err.contains("first.json") && err.contains("not empty") && err.contains("657 reviews"), "{err}");
+        assert!(err.contains("first.json") && err.contains("not empty") && err.contains("659 reviews"), "{err}");
 
         let mut imported = TestApp::start(target, false).await;
         // The source's edges follow its writes with the weights of its last full rebuild;

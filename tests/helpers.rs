@@ -302,9 +302,20 @@ pub fn printed_rows(text: &str) -> Vec<(String, String, Vec<String>)> {
         .collect()
 }
 
-/// `dhr-graph keys create`: a new key of `role` on the database at `url`.
+/// `dhr-graph keys create`: a new key of `role` on the database at `url`; an editor or
+/// curator key is national (unscoped) here, as tests of other things need.
 pub fn create_key(url: &str, name: &str, role: &str) -> String {
-    let (code, out, err) = cli(&[
+    let national: &[&str] = if matches!(role, "editor" | "curator") {
+        &["--national"]
+    } else {
+        &[]
+    };
+    create_key_with(url, name, role, national)
+}
+
+/// `dhr-graph keys create` with scope flags (`--owner`, `--csp`, `--agency`, `--national`).
+pub fn create_key_with(url: &str, name: &str, role: &str, flags: &[&str]) -> String {
+    let mut args = vec![
         "keys",
         "create",
         "--database-url",
@@ -313,9 +324,12 @@ pub fn create_key(url: &str, name: &str, role: &str) -> String {
         name,
         "--role",
         role,
-    ]);
+    ];
+    args.extend_from_slice(flags);
+    let (code, out, err) = cli(&args);
     assert_eq!(code, 0, "keys create: {err}");
-    out.trim().to_owned()
+    // The key is alone on the last line.
+    out.lines().last().unwrap_or_default().trim().to_owned()
 }
 
 impl TestApp {

@@ -179,3 +179,45 @@ both! {
         assert!(err.contains("DROP"), "{err}");
     }
 }
+
+both! {
+    async fn a_write_is_in_related_once_similarity_status_says_current(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let editor = create_key(&app.database.url, "casefile", "editor");
+        let status = "{ similarityStatus { current pending documents changesSinceRebuild rebuilding } }";
+        let before = app.query(status, json!({})).await["similarityStatus"].clone();
+        let rec = "{ recommendations(first: 100) { nodes { id label text review { title } agencies { slug } } } }";
+        let nodes = app.query(rec, json!({})).await["recommendations"]["nodes"].as_array().unwrap().clone();
+        let bassetlaw = find(&nodes, "Bassetlaw review", "5.1", None).clone();
+        let agencies: Vec<Value> = bassetlaw["agencies"].as_array().unwrap().iter().map(|a| a["slug"].clone()).collect();
+        let upsert = "mutation($input: UpsertReviewInput!) { upsertReview(input: $input) {
+            review { recommendations { nodes { id } } } } }";
+        let input = json!({ "input": {
+            "externalRef": "sim-1", "title": "Casefile review", "csps": ["Kent"], "published": "2025-01",
+            "recommendations": [{ "label": "1", "text": format!("{} Again.", bassetlaw["text"].as_str().unwrap()), "agencies": agencies }] } });
+        let (code, body) = app.post_as(Some(&editor), upsert, input).await;
+        assert_eq!(code, 200, "{body}");
+        let new_id = body["data"]["upsertReview"]["review"]["recommendations"]["nodes"][0]["id"].as_str().unwrap().to_owned();
+
+        let mut now = json!(null);
+        for _ in 0..300 {
+            now = app.query(status, json!({})).await["similarityStatus"].clone();
+            if now["current"] == true { break; }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(now["current"], true, "{now}");
+        assert_eq!(now["pending"], 0);
+        assert!(now["documents"].as_i64().unwrap() > 0, "{now}");
+        // The write was followed one by one, not by a rebuild.
+        assert_eq!(now["changesSinceRebuild"].as_i64().unwrap(), before["changesSinceRebuild"].as_i64().unwrap() + 1, "{before} {now}");
+
+        let related = "query($id: ID!) { node(id: $id) { ... on Recommendation { related(first: 3) { recommendation { id } } } } }";
+        let ids = |v: &Value| -> Vec<String> { v["node"]["related"].as_array().unwrap().iter()
+            .map(|r| r["recommendation"]["id"].as_str().unwrap().to_owned()).collect() };
+        // Its own list, and the list it entered.
+        let own = app.query(related, json!({ "id": new_id })).await;
+        assert!(ids(&own).contains(&bassetlaw["id"].as_str().unwrap().to_owned()), "{own}");
+        let theirs = app.query(related, json!({ "id": bassetlaw["id"] })).await;
+        assert!(ids(&theirs).contains(&new_id), "{theirs}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The write path below HTTP: services called directly on a real database (a SQLite file,
 //! a PostgreSQL database), each write checked against a full recompute of what it derives.
 
+use dhr_graph_api::ingest::{IngestError, StoreOptions};
 use std::collections::{BTreeMap, BTreeSet};
 
 use dhr_graph_api::domain::PlanStatus;
@@ -50,7 +51,7 @@ async fn overlap_with_rebuild(conn: &DatabaseConnection, k: usize) -> f64 {
     let docs: Vec<(i32, String)> = conn
         .query_all_raw(Statement::from_string(
             conn.get_database_backend(),
-            "SELECT id, text FROM recommendation ORDER BY id",
+            "SELECT id, text FROM recommendation WHERE withdrawn_at IS NULL ORDER BY id",
         ))
         .await
         .unwrap()
@@ -119,8 +120,19 @@ both! {
         let db = TestDb::new(backend).await;
         let conn = open(&db).await;
         let path = WritePath::batch(conn.clone());
-        dhr_graph_api::ingest::samples::load_if_empty(&path, false).await.unwrap();
+        dhr_graph_api::ingest::samples::load_if_empty(&path, true).await.unwrap();
         assert_exact(&path, "the samples").await;
+
+        // The DHRD import as a service, without HTTP or the CLI: the records land, and the
+        // write path links the sample pages that share a CSP with them.
+        let csv = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/samples/dhrd/incidents.csv")).unwrap();
+        let summary = dhr_graph_api::ingest::dhrd::import(&path, &csv).await.unwrap();
+        assert!(summary.added > 600 && summary.updated == 0, "{summary:?}");
+        assert!(summary.linked > 0, "{summary:?}");
+        assert_exact(&path, "the DHRD import").await;
+        let again = dhr_graph_api::ingest::dhrd::import(&path, &csv).await.unwrap();
+        assert_eq!((again.added, again.updated, again.unchanged), (0, 0, summary.added), "{again:?}");
+        assert_exact(&path, "the DHRD import again").await;
 
         let first = page("w-1", &[
             ("Police to review DASH risk assessment training for call handlers.", "Hampshire Constabulary|All Agencies"),
@@ -152,9 +164,9 @@ both! {
         assert!(merged.review_count > 0, "the merged agency's counts are read after the commit");
         assert_exact(&path, "an agency merge").await;
         let reviews = ids(&conn, "SELECT id FROM review WHERE source_key NOT LIKE 'dhrd:%' ORDER BY id LIMIT 3").await;
-        curation::merge_reviews(&path, reviews[0], reviews[1]).await.unwrap();
+        curation::merge_reviews(&path, reviews[0], reviews[1], "test").await.unwrap();
         assert_exact(&path, "a review merge").await;
-        curation::delete_review(&path, reviews[2]).await.unwrap();
+        curation::delete_review(&path, reviews[2], "test", None).await.unwrap();
         assert_exact(&path, "a review deleted").await;
 
         // The whole graph into an empty database, as one unit.
@@ -218,11 +230,11 @@ both! {
         // The writer fails after writing a whole page (and a second one half).
         let text = page("half", &[("Police to review bail conditions.", "Merseyside Police|A Brand New Agency")]);
         let parsed = dhr_graph_api::ingest::parse_page(&text).unwrap();
-        let failed: Result<(), DbErr> = path
+        let failed: Result<(), IngestError> = path
             .run(&parsed, |unit: &mut Unit, page: &ParsedPage| {
                 Box::pin(async move {
-                    dhr_graph_api::ingest::store::store_page(unit, page).await?;
-                    Err(DbErr::Custom("the writer gave up".into()))
+                    dhr_graph_api::ingest::store::store_page(unit, page, &StoreOptions::default()).await?;
+                    Err(IngestError::Db(DbErr::Custom("the writer gave up".into())))
                 })
             })
             .await;
@@ -239,7 +251,7 @@ both! {
             .run(&(), |unit: &mut Unit, _| {
                 Box::pin(async move {
                     unit.agency_changing(agency).await?;
-                    unit.delete_review(review).await?;
+                    unit.delete_review(review, "test", None).await?;
                     unit.delete_agency(agency);
                     Ok(())
                 })
@@ -276,9 +288,9 @@ both! {
             path.run(chunk, |unit: &mut Unit, chunk: &[ParsedPage]| {
                 Box::pin(async move {
                     for p in chunk {
-                        dhr_graph_api::ingest::store::store_page(unit, p).await?;
+                        dhr_graph_api::ingest::store::store_page(unit, p, &StoreOptions::default()).await?;
                     }
-                    Ok::<_, DbErr>(())
+                    Ok::<_, IngestError>(())
                 })
             })
             .await
@@ -309,7 +321,7 @@ both! {
                     let i = rng.below(live.len());
                     let key = dhr_graph_api::ingest::store::source_key(&live.remove(i));
                     let id = ids(&conn, &format!("SELECT id FROM review WHERE source_key = '{key}'")).await[0];
-                    dhr_graph_api::curation::delete_review(&path, id).await.unwrap();
+                    dhr_graph_api::curation::delete_review(&path, id, "test", None).await.unwrap();
                 }
             }
             let done = path.settle().await.unwrap();

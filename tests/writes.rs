@@ -18,6 +18,7 @@ fn n() -> u32 {
 struct Keys {
     reader: String,
     editor: String,
+    curator: String,
     admin: String,
     revoked: String,
 }
@@ -29,6 +30,7 @@ fn keys(url: &str) -> Keys {
     Keys {
         reader: create_key(url, "dashboard", "reader"),
         editor: create_key(url, "case-system", "editor"),
+        curator: create_key(url, "registry-team", "curator"),
         admin: create_key(url, "board-admin", "admin"),
         revoked,
     }
@@ -40,7 +42,8 @@ async fn fingerprint(app: &TestApp) -> Vec<i64> {
                (SELECT COUNT(*) FROM agency) AS c, (SELECT COUNT(*) FROM agency_alias) AS d, \
                (SELECT COUNT(*) FROM action_plan) AS e, (SELECT COUNT(*) FROM status_event) AS f, \
                (SELECT COALESCE(SUM(version), 0) FROM action_plan) AS g, (SELECT COUNT(*) FROM api_key) AS h, \
-               (SELECT COUNT(revoked_at) FROM api_key) AS i";
+               (SELECT COUNT(revoked_at) FROM api_key) AS i, (SELECT COUNT(deleted_at) FROM review) AS j, \
+               (SELECT COUNT(withdrawn_at) FROM recommendation) AS k";
     let row = app
         .db
         .conn
@@ -51,7 +54,7 @@ async fn fingerprint(app: &TestApp) -> Vec<i64> {
         .await
         .unwrap()
         .unwrap();
-    ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+    ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]
         .iter()
         .map(|c| row.try_get::<i64>("", c).unwrap())
         .collect()
@@ -105,6 +108,7 @@ const SET_STATUS: &str =
 #[derive(Clone, Copy, PartialEq, PartialOrd, Debug)]
 enum Need {
     Editor,
+    Curator,
     Admin,
 }
 
@@ -133,7 +137,7 @@ async fn prepared(app: &TestApp, admin: &str, mutation: &str) -> (String, Value,
         "addAgencyAlias" => (
             "mutation($a: String!) { addAgencyAlias(input: { alias: $a, agency: \"kent-police\" }) { agency { slug } } }".into(),
             json!({ "a": format!("Kent Constabulary {i}") }),
-            Need::Editor,
+            Need::Curator,
         ),
         "deleteReview" => {
             let made = data(app.post_as(Some(admin), UPSERT, review_input(&format!("doomed-{i}"), "To be deleted.")).await);
@@ -150,7 +154,7 @@ async fn prepared(app: &TestApp, admin: &str, mutation: &str) -> (String, Value,
             (
                 "mutation($f: String!) { mergeAgencies(input: { from: $f, into: \"kent-police\" }) { agency { slug } } }".into(),
                 json!({ "f": name }),
-                Need::Admin,
+                Need::Curator,
             )
         }
         "createApiKey" => (
@@ -178,8 +182,9 @@ both! {
         let k = keys(&app.database.url);
         let mutations = ["ingestReviewPage", "upsertReview", "setRecommendationStatus", "updateRecommendation",
             "addAgencyAlias", "deleteReview", "mergeAgencies", "createApiKey", "revokeApiKey"];
-        let callers: [(&str, Option<&str>); 5] = [("none", None), ("reader", Some(&k.reader)),
-            ("editor", Some(&k.editor)), ("admin", Some(&k.admin)), ("revoked", Some(&k.revoked))];
+        let callers: [(&str, Option<&str>); 6] = [("none", None), ("reader", Some(&k.reader)),
+            ("editor", Some(&k.editor)), ("curator", Some(&k.curator)), ("admin", Some(&k.admin)),
+            ("revoked", Some(&k.revoked))];
         for mutation in mutations {
             for (who, key) in callers {
                 let (query, vars, need) = prepared(&app, &k.admin, mutation).await;
@@ -188,6 +193,7 @@ both! {
                 let after = fingerprint(&app).await;
                 let allowed = match who {
                     "editor" => need == Need::Editor,
+                    "curator" => need <= Need::Curator,
                     "admin" => true,
                     _ => false,
                 };
@@ -540,10 +546,11 @@ both! {
         let (code, out, err) = cli(&["keys", "list", "--database-url", &url]);
         assert_eq!(code, 0, "{err}");
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines.len(), 4, "{out}");
+        assert_eq!(lines.len(), 5, "{out}");
         assert!(lines[0].starts_with("former\tadmin\t") && lines[0].contains("revoked"), "{out}");
-        assert!(lines[1].starts_with("dashboard\treader\t") && lines[1].ends_with("active"), "{out}");
-        for key in [&k.reader, &k.editor, &k.admin, &k.revoked] {
+        assert!(lines[1].starts_with("dashboard\treader\t") && lines[1].contains("\tactive"), "{out}");
+        assert!(lines[2].starts_with("case-system\teditor\t") && lines[2].ends_with("national"), "{out}");
+        for key in [&k.reader, &k.editor, &k.curator, &k.admin, &k.revoked] {
             assert!(!out.contains(key.as_str()), "a key was listed");
         }
         // The database holds hashes, never the keys.
@@ -551,7 +558,7 @@ both! {
             .query_all_raw(Statement::from_string(app.db.conn.get_database_backend(), "SELECT key_hash FROM api_key"))
             .await.unwrap();
         let hashes: Vec<String> = rows.iter().map(|r| r.try_get("", "key_hash").unwrap()).collect();
-        assert_eq!(hashes.len(), 4);
+        assert_eq!(hashes.len(), 5);
         assert!(hashes.iter().all(|h| h.len() == 64 && !h.starts_with("dhr_")));
         // A second key of the same name is refused; an unknown role names the choices.
         let (code, _, err) = cli(&["keys", "create", "--database-url", &url, "--name", "dashboard", "--role", "reader"]);
@@ -559,7 +566,7 @@ both! {
         assert!(err.contains("exists already"), "{err}");
         let (code, _, err) = cli(&["keys", "create", "--database-url", &url, "--name", "x", "--role", "owner"]);
         assert_ne!(code, 0);
-        assert!(err.contains("reader, editor or admin"), "{err}");
+        assert!(err.contains("reader, editor, curator or admin"), "{err}");
     }
 }
 
@@ -586,5 +593,25 @@ both! {
             metrics.lines().any(|l| l == "dhr_graph_ingest_pages_total{outcome=\"added\"} 12"),
             "the API write is counted beside the 11 sample pages: {metrics}"
         );
+    }
+}
+
+both! {
+    async fn keys_created_at_once_under_one_name_make_one_key(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let admin = create_key(&app.database.url, "root", "admin");
+        let create = "mutation { createApiKey(input: { name: \"twin\", role: READER }) { key } }";
+        let answers = futures::future::join_all((0..6).map(|_| app.post_as(Some(&admin), create, json!({})))).await;
+        let made = answers.iter().filter(|(_, b)| b.get("errors").is_none()).count();
+        assert_eq!(made, 1, "{answers:?}");
+        // The others lost the race for the unique name: the write path ran them again, and
+        // the second run found the key (not an INTERNAL unique-key error).
+        for (_, body) in answers.iter().filter(|(_, b)| b.get("errors").is_some()) {
+            assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+            assert!(body["errors"][0]["message"].as_str().unwrap().contains("exists already"), "{body}");
+        }
+        let (code, out, err) = cli(&["keys", "list", "--database-url", &app.database.url]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out.lines().filter(|l| l.starts_with("twin\t")).count(), 1, "{out}");
     }
 }

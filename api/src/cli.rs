@@ -76,7 +76,11 @@ async fn ingest(args: IngestArgs) -> ExitCode {
         Err(code) => return code,
     };
     let path = WritePath::batch(db.conn.clone());
-    let summary = ingest_paths(&path, &paths, !args.quiet).await;
+    let opts = crate::ingest::StoreOptions {
+        allow_withdraw: args.allow_withdraw,
+        ..Default::default()
+    };
+    let summary = ingest_paths(&path, &paths, !args.quiet, &opts).await;
     print!("{}", summary.render());
     if summary.added + summary.updated > 0 {
         // Similarity edges span reviews: settled once after the run, not once per page.
@@ -172,7 +176,7 @@ async fn reviews(args: ReviewsArgs) -> ExitCode {
         Err(code) => return code,
     };
     let path = WritePath::batch(db.conn.clone());
-    match crate::curation::merge_reviews(&path, keep_id, drop_id).await {
+    match crate::curation::merge_reviews(&path, keep_id, drop_id, "cli").await {
         Ok(kept) => {
             if let Err(e) = path.settle().await {
                 eprintln!("dhr-graph reviews: merged, but similarity failed: {e}");
@@ -311,8 +315,16 @@ async fn keys(args: KeysArgs) -> ExitCode {
         Ok(db) => db,
         Err(code) => return code,
     };
+    let path = crate::write::WritePath::batch(db.conn.clone());
     match args.action {
-        KeyAction::Create { name, role } => {
+        KeyAction::Create {
+            name,
+            role,
+            owner,
+            csps,
+            agencies,
+            national,
+        } => {
             let role: Role = match role.parse() {
                 Ok(r) => r,
                 Err(e) => {
@@ -320,7 +332,15 @@ async fn keys(args: KeysArgs) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            match keys::create(&db.conn, &name, role).await {
+            let spec = keys::KeySpec {
+                name: name.clone(),
+                role: Some(role),
+                owner,
+                csps,
+                agencies,
+                national,
+            };
+            match keys::create(&path, &spec).await {
                 Ok(key) => {
                     eprintln!(
                         "created key {:?} ({role}); it is shown only now:",
@@ -342,8 +362,15 @@ async fn keys(args: KeysArgs) -> ExitCode {
                         Some(at) => format!("revoked {}", at.to_rfc3339()),
                         None => "active".to_owned(),
                     };
+                    let scope = match keys::describe_scope(&db.conn, &k).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            eprintln!("dhr-graph: {e}");
+                            return ExitCode::FAILURE;
+                        }
+                    };
                     println!(
-                        "{}\t{}\tcreated {}\t{state}",
+                        "{}\t{}\tcreated {}\t{state}\t{scope}",
                         k.name,
                         k.role,
                         k.created_at.to_rfc3339()
@@ -356,7 +383,7 @@ async fn keys(args: KeysArgs) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        KeyAction::Revoke { name } => match keys::revoke(&db.conn, &name).await {
+        KeyAction::Revoke { name } => match keys::revoke(&path, &name).await {
             Ok(k) => {
                 println!("revoked {}", k.name);
                 ExitCode::SUCCESS

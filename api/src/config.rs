@@ -105,9 +105,22 @@ pub enum KeyAction {
         /// Who holds it; recorded as the author of their changes.
         #[arg(long)]
         name: String,
-        /// reader, editor or admin.
+        /// reader, editor, curator or admin.
         #[arg(long)]
         role: String,
+        /// The CSP or agency (slug or name) that holds the key: its externalRefs are its own,
+        /// and it joins the scope.
+        #[arg(long)]
+        owner: Option<String>,
+        /// A CSP (slug or name) whose reviews the key may write; repeat for more.
+        #[arg(long = "csp")]
+        csps: Vec<String>,
+        /// An agency (slug or name) whose action plans the key may update; repeat for more.
+        #[arg(long = "agency")]
+        agencies: Vec<String>,
+        /// An editor or curator key that may write anywhere.
+        #[arg(long)]
+        national: bool,
     },
     /// List the keys (names, roles, dates; never the keys).
     List,
@@ -394,6 +407,11 @@ pub struct IngestArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Let a page that leaves out recommendations with an action plan or status history
+    /// withdraw them (they are kept, hidden, with their plan and history). Without it such a
+    /// page is refused and its review left as it was.
+    #[arg(long)]
+    pub allow_withdraw: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -30,6 +30,10 @@ pub enum CurationError {
     NoReview(String),
     #[error("a review cannot be merged into itself")]
     SameReview,
+    #[error("review {0} is not deleted")]
+    NotDeleted(i32),
+    #[error("review {0} was merged into another review; it stays merged")]
+    MergedAway(i32),
     #[error("database error: {0}")]
     Db(#[from] DbErr),
 }
@@ -353,9 +357,12 @@ pub async fn merge_reviews(
     path: &WritePath,
     keep: i32,
     drop: i32,
+    actor: &str,
 ) -> Result<review::Model, CurationError> {
-    path.run(&(), |unit, _| Box::pin(merge_reviews_in(unit, keep, drop)))
-        .await
+    path.run(actor, |unit, actor| {
+        Box::pin(merge_reviews_in(unit, keep, drop, actor))
+    })
+    .await
 }
 
 /// [`merge_reviews`] inside a unit of work.
@@ -363,6 +370,7 @@ pub async fn merge_reviews_in(
     unit: &mut Unit,
     keep: i32,
     drop: i32,
+    actor: &str,
 ) -> Result<review::Model, CurationError> {
     if keep == drop {
         return Err(CurationError::SameReview);
@@ -375,8 +383,17 @@ pub async fn merge_reviews_in(
         .one(unit.db())
         .await?
         .ok_or_else(|| CurationError::NoReview(drop.to_string()))?;
+    if kept.deleted_at.is_some() {
+        return Err(CurationError::NoReview(keep.to_string()));
+    }
+    if gone.deleted_at.is_some() {
+        return Err(CurationError::NoReview(drop.to_string()));
+    }
     unit.reviews_changing(&[keep]).await?;
-    unit.delete_review(drop).await?;
+    // The dropped listing stays as a tombstone: its recommendations' plans and history
+    // are kept (withdrawn), and its CSPs are read before the tombstone unlinks them.
+    let reason = format!("merged into review {keep}");
+    unit.delete_review(drop, actor, Some(&reason)).await?;
     let txn = unit.db();
 
     let csps_of = |id: i32| {
@@ -414,21 +431,95 @@ pub async fn merge_reviews_in(
     Ok(kept)
 }
 
-/// Deletes a review with its recommendations, their plans and history, and its links; the
-/// counts of the agencies it addressed follow. Returns how many recommendations went.
-pub async fn delete_review(path: &WritePath, id: i32) -> Result<usize, CurationError> {
-    path.run(&(), |unit, _| Box::pin(delete_review_in(unit, id)))
-        .await
+/// Deletes a review: it becomes a tombstone (who, when, why), hidden from every read; its
+/// recommendations are withdrawn with their plans and history kept, and the counts of the
+/// agencies it addressed follow. [`restore_review`] undoes it. Returns how many
+/// recommendations were withdrawn.
+pub async fn delete_review(
+    path: &WritePath,
+    id: i32,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<usize, CurationError> {
+    path.run(&(actor, reason), |unit, (actor, reason)| {
+        Box::pin(delete_review_in(unit, id, actor, *reason))
+    })
+    .await
 }
 
 /// [`delete_review`] inside a unit of work.
-pub async fn delete_review_in(unit: &mut Unit, id: i32) -> Result<usize, CurationError> {
+pub async fn delete_review_in(
+    unit: &mut Unit,
+    id: i32,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<usize, CurationError> {
+    let found = review::Entity::find_by_id(id)
+        .one(unit.db())
+        .await?
+        .filter(|r| r.deleted_at.is_none())
+        .ok_or_else(|| CurationError::NoReview(id.to_string()))?;
+    unit.delete_review(found.id, actor, reason).await?;
+    Ok(found.recommendation_count as usize)
+}
+
+/// Restores a deleted review: its CSPs, and the recommendations the delete withdrew (not
+/// those withdrawn before it), with their plans and history; everything derived follows.
+pub async fn restore_review(
+    path: &WritePath,
+    id: i32,
+    actor: &str,
+) -> Result<review::Model, CurationError> {
+    path.run(actor, |unit, actor| {
+        Box::pin(restore_review_in(unit, id, actor))
+    })
+    .await
+}
+
+/// [`restore_review`] inside a unit of work.
+pub async fn restore_review_in(
+    unit: &mut Unit,
+    id: i32,
+    actor: &str,
+) -> Result<review::Model, CurationError> {
     let found = review::Entity::find_by_id(id)
         .one(unit.db())
         .await?
         .ok_or_else(|| CurationError::NoReview(id.to_string()))?;
-    unit.delete_review(found.id).await?;
-    Ok(found.recommendation_count as usize)
+    let Some(deleted_at) = found.deleted_at else {
+        return Err(CurationError::NotDeleted(id));
+    };
+    if entity::review_alias::Entity::find()
+        .filter(entity::review_alias::Column::SourceKey.eq(found.source_key.as_str()))
+        .one(unit.db())
+        .await?
+        .is_some()
+    {
+        return Err(CurationError::MergedAway(id));
+    }
+    let csps: Vec<String> = found
+        .deleted_csps
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
+    let recs = entity::recommendation::Entity::find()
+        .filter(entity::recommendation::Column::ReviewId.eq(id))
+        .filter(entity::recommendation::Column::WithdrawnAt.eq(deleted_at))
+        .order_by_asc(entity::recommendation::Column::Position)
+        .all(unit.db())
+        .await?;
+    let mut restored: review::ActiveModel = found.clone().into();
+    restored.deleted_at = Set(None);
+    restored.deleted_by = Set(None);
+    restored.deleted_reason = Set(None);
+    restored.deleted_csps = Set(None);
+    let restored = restored.update(unit.db()).await?;
+    // Back as it was: a review whose share of the aggregates starts from nothing, written
+    // again from its own rows (which re-resolves their addressees and re-derives the rest).
+    unit.review_created(id);
+    crate::ingest::store::rewrite_review(unit, &restored, &csps, &recs).await?;
+    unit.audit(actor, "review.restored", "review", id, None);
+    Ok(restored)
 }
 
 impl crate::write::WriteError for CurationError {

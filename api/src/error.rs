@@ -19,6 +19,19 @@ pub enum ApiError {
     Forbidden { needed: &'static str },
     #[error("the action plan is at version {current}, not {expected}: read it again and retry")]
     Conflict { current: i32, expected: i32 },
+    /// A write would withdraw recommendations with a plan or history, and was not told it
+    /// may (`extensions.withheld`: their ids, labels and status event counts).
+    #[error("{message}")]
+    WouldWithdraw {
+        message: String,
+        withheld: Vec<(String, String, i64)>,
+    },
+    /// The caller's key may not write there (outside its CSPs or agencies).
+    #[error("{0}")]
+    OutOfScope(String),
+    /// The thing written to was deleted (a tombstone an admin can restore).
+    #[error("{what} was deleted; an admin can restore it")]
+    Deleted { what: String },
     /// The database cannot be reached (known before the request ran, or found while it ran).
     #[error("the database is unavailable; retry in a moment")]
     Unavailable,
@@ -76,8 +89,10 @@ impl ApiError {
             ApiError::NotFound { .. } => "NOT_FOUND",
             ApiError::BadUserInput { .. } | ApiError::BadPage { .. } => "BAD_USER_INPUT",
             ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
-            ApiError::Forbidden { .. } => "FORBIDDEN",
+            ApiError::Forbidden { .. } | ApiError::OutOfScope(_) => "FORBIDDEN",
             ApiError::Conflict { .. } => "CONFLICT",
+            ApiError::WouldWithdraw { .. } => "WOULD_WITHDRAW",
+            ApiError::Deleted { .. } => "DELETED",
             ApiError::Unavailable => DATABASE_UNAVAILABLE,
             ApiError::Db(e) if is_unavailable(e) => DATABASE_UNAVAILABLE,
             // A statement cut off by PostgreSQL's statement timeout: the client may retry.
@@ -116,6 +131,25 @@ impl ApiError {
                 ApiError::BadPage { line, .. } => ext.set("line", *line as u64),
                 ApiError::Conflict { current, .. } => ext.set("currentVersion", *current),
                 ApiError::Forbidden { needed } => ext.set("requiredRole", *needed),
+                ApiError::OutOfScope(_) => ext.set("outOfScope", true),
+                ApiError::WouldWithdraw { withheld, .. } => ext.set(
+                    "withheld",
+                    async_graphql::Value::List(
+                        withheld
+                            .iter()
+                            .map(|(id, label, events)| {
+                                let mut o = async_graphql::indexmap::IndexMap::new();
+                                o.insert(async_graphql::Name::new("id"), id.as_str().into());
+                                o.insert(async_graphql::Name::new("label"), label.as_str().into());
+                                o.insert(
+                                    async_graphql::Name::new("statusEvents"),
+                                    (*events).into(),
+                                );
+                                async_graphql::Value::Object(o)
+                            })
+                            .collect(),
+                    ),
+                ),
                 _ => {}
             }
             if code == DATABASE_UNAVAILABLE {

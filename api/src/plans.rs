@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
+use crate::auth::Scope;
 use crate::domain::{PlanStatus, Rag};
 use crate::events::{Event, StatusChange};
 use crate::sql::statement;
@@ -68,6 +69,13 @@ pub fn unstarted(recommendation_id: i32) -> action_plan::Model {
 pub enum PlanError {
     #[error("no recommendation")]
     NoRecommendation,
+    #[error("the recommendation is withdrawn from its review; its plan is kept as it was")]
+    Withdrawn,
+    #[error(
+        "the recommendation is outside this key's scope (neither a review of its CSPs nor \
+         addressed to or led by its agencies)"
+    )]
+    OutOfScope,
     #[error("the plan is at version {current}, not {expected}")]
     Conflict { current: i32, expected: i32 },
     #[error("database error: {0}")]
@@ -102,14 +110,37 @@ pub async fn change(
     change: PlanChange,
     actor: &str,
 ) -> Result<Applied, PlanError> {
+    let everywhere = Scope::everywhere();
+    change_as(
+        path,
+        recommendation_id,
+        expected_version,
+        change,
+        actor,
+        &everywhere,
+    )
+    .await
+}
+
+/// As [`change`], for a writer limited to `scope`: the recommendation's review must be of one
+/// of its CSPs, or the recommendation addressed to or led by one of its agencies.
+pub async fn change_as(
+    path: &WritePath,
+    recommendation_id: i32,
+    expected_version: i32,
+    change: PlanChange,
+    actor: &str,
+    scope: &Scope,
+) -> Result<Applied, PlanError> {
     let result = path
-        .run(&(change, actor), |unit, (change, actor)| {
+        .run(&(change, actor, scope), |unit, (change, actor, scope)| {
             Box::pin(change_in(
                 unit,
                 recommendation_id,
                 expected_version,
                 change.clone(),
                 actor,
+                scope,
             ))
         })
         .await;
@@ -133,7 +164,11 @@ pub async fn change_in(
     expected: i32,
     change: PlanChange,
     actor: &str,
+    scope: &Scope,
 ) -> Result<Applied, PlanError> {
+    if !scope.unlimited() && !plan_in_scope(unit.db(), recommendation_id, scope).await? {
+        return Err(PlanError::OutOfScope);
+    }
     let applied = apply(unit.db(), recommendation_id, expected, change, actor).await?;
     unit.status_moved(
         applied.recommendation.id,
@@ -145,6 +180,40 @@ pub async fn change_in(
         unit.stage(e.clone());
     }
     Ok(applied)
+}
+
+/// Whether a scoped writer may change the recommendation's plan.
+async fn plan_in_scope<C: ConnectionTrait>(
+    db: &C,
+    recommendation_id: i32,
+    scope: &Scope,
+) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(statement(
+            backend,
+            "SELECT 'csp' AS kind, rc.csp_id AS ref_id FROM recommendation r \
+               JOIN review_csp rc ON rc.review_id = r.review_id WHERE r.id = ? \
+             UNION SELECT 'agency', ra.agency_id FROM recommendation_agency ra \
+               WHERE ra.recommendation_id = ? \
+             UNION SELECT 'agency', ap.lead_agency_id FROM action_plan ap \
+               WHERE ap.recommendation_id = ? AND ap.lead_agency_id IS NOT NULL",
+            vec![recommendation_id.into(); 3],
+        ))
+        .await?;
+    for row in rows {
+        let kind: String = row.try_get("", "kind")?;
+        let id: i32 = row.try_get("", "ref_id")?;
+        let inside = if kind == "csp" {
+            scope.csps.contains(&id)
+        } else {
+            scope.agencies.contains(&id)
+        };
+        if inside {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 async fn apply<C: ConnectionTrait>(
@@ -161,6 +230,11 @@ async fn apply<C: ConnectionTrait>(
         .one(txn)
         .await?
         .ok_or(PlanError::NoRecommendation)?;
+    // Its plan and history are kept as they were when it left its review: a board reads
+    // them, nobody moves them on.
+    if rec.withdrawn_at.is_some() {
+        return Err(PlanError::Withdrawn);
+    }
     let current = action_plan::Entity::find_by_id(rec.id).one(txn).await?;
     let existed = current.is_some();
     let before = current.unwrap_or_else(|| unstarted(rec.id));
@@ -380,7 +454,8 @@ pub async fn overdue<C: ConnectionTrait>(
 ) -> Result<(Vec<recommendation::Model>, u64), DbErr> {
     let backend = db.get_database_backend();
     let from = "FROM recommendation rec JOIN action_plan ap ON ap.recommendation_id = rec.id \
-                WHERE ap.target_date < ? AND ap.status IN ('NOT_STARTED', 'IN_PROGRESS')";
+                WHERE ap.target_date < ? AND ap.status IN ('NOT_STARTED', 'IN_PROGRESS') \
+                AND rec.withdrawn_at IS NULL";
     let rows = db
         .query_all_raw(statement(
             backend,

@@ -405,6 +405,7 @@ fn page(rng: &mut Rng, seed: u64, index: usize, csp: &str, joint_with: Option<&s
                 }
             }
             ParsedRow {
+                external_ref: None,
                 label,
                 text: recommendation_text(rng, csp),
                 addressees,
@@ -537,23 +538,22 @@ pub async fn run(path: &WritePath, opts: &SynthOptions) -> Result<SynthReport, S
             let page = chunk[0].clone();
             let r = crate::ingest::ingest_page(path, page)
                 .await
-                .map_err(|e| match e {
-                    crate::ingest::IngestError::Db(d) => SynthError::Db(d),
-                    crate::ingest::IngestError::Parse(p) => SynthError::Other(p.to_string()),
-                })?;
+                .map_err(synth_error)?;
             vec![r.stored]
         } else {
             // Many pages a unit: the same store code, fewer commits (each an fsync).
             path.run(chunk, |unit, chunk| {
                 Box::pin(async move {
+                    let opts = store::StoreOptions::default();
                     let mut out = Vec::with_capacity(chunk.len());
                     for page in chunk {
-                        out.push(store::store_page(unit, page).await?);
+                        out.push(store::store_page(unit, page, &opts).await?);
                     }
-                    Ok::<_, sea_orm::DbErr>(out)
+                    Ok::<_, crate::ingest::IngestError>(out)
                 })
             })
-            .await?
+            .await
+            .map_err(synth_error)?
         };
         for (i, s) in stored.into_iter().enumerate() {
             if s.outcome != Outcome::Added {
@@ -657,6 +657,13 @@ async fn plan_history(path: &WritePath, opts: &SynthOptions) -> Result<(usize, u
     }
     progress.finish_and_clear();
     Ok((chosen.len(), changes))
+}
+
+fn synth_error(e: crate::ingest::IngestError) -> SynthError {
+    match e {
+        crate::ingest::IngestError::Db(d) => SynthError::Db(d),
+        other => SynthError::Other(other.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub struct Model {
     /// Who holds the key; recorded as the actor of every change made with it.
     #[sea_orm(unique)]
     pub name: String,
-    /// `reader`, `editor` or `admin`.
+    /// `reader`, `editor`, `curator` or `admin`.
     pub role: String,
     /// SHA-256 of the key, lower-case hex.
     #[sea_orm(unique)]
@@ -18,6 +18,11 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// Set when revoked; a revoked key authenticates nobody.
     pub revoked_at: Option<DateTimeUtc>,
+    /// The organisation that holds the key: `csp` or `agency`, and its id.
+    pub owner_kind: Option<String>,
+    pub owner_id: Option<i32>,
+    /// An editor or curator key that may write anywhere (an admin asked for it).
+    pub national: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

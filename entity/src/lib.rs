@@ -8,6 +8,8 @@ pub mod action_plan;
 pub mod agency;
 pub mod agency_alias;
 pub mod api_key;
+pub mod api_key_scope;
+pub mod audit_log;
 pub mod csp;
 pub mod csp_alias;
 pub mod recommendation;

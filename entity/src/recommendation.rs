@@ -15,6 +15,11 @@ pub struct Model {
     pub text: String,
     /// The raw "addressed to" cells as printed, joined by " | ".
     pub addressed_to: String,
+    /// Set when the recommendation left its review (a re-sent review or page without it):
+    /// kept with its plan and history, hidden unless asked for, back if it reappears.
+    pub withdrawn_at: Option<DateTimeUtc>,
+    /// The caller's own id of the recommendation, matched first by an upsert.
+    pub external_ref: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -31,6 +31,12 @@ pub struct Model {
     pub content_hash: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// A deleted review's tombstone: when, by whom, why, and the CSP names it was linked to
+    /// (a JSON list), so that an admin can restore it.
+    pub deleted_at: Option<DateTimeUtc>,
+    pub deleted_by: Option<String>,
+    pub deleted_reason: Option<String>,
+    pub deleted_csps: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

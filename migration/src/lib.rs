@@ -15,6 +15,8 @@ mod m20261126_000009_review_order_index;
 mod m20261126_000010_derived_graph;
 mod m20261201_000011_agency_registry;
 mod m20261202_000012_similarity_state;
+mod m20261202_000013_history_kept;
+mod m20261202_000014_key_scope;
 
 pub struct Migrator;
 
@@ -34,6 +36,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000010_derived_graph::Migration),
             Box::new(m20261201_000011_agency_registry::Migration),
             Box::new(m20261202_000012_similarity_state::Migration),
+            Box::new(m20261202_000013_history_kept::Migration),
+            Box::new(m20261202_000014_key_scope::Migration),
         ]
     }
 }

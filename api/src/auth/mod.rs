@@ -11,7 +11,10 @@ use crate::error::ApiError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
     Reader,
+    /// Writes reviews and plans, within its scope.
     Editor,
+    /// Also curates agencies: aliases, merges, sectors.
+    Curator,
     Admin,
 }
 
@@ -20,6 +23,7 @@ impl Role {
         match self {
             Role::Reader => "reader",
             Role::Editor => "editor",
+            Role::Curator => "curator",
             Role::Admin => "admin",
         }
     }
@@ -32,8 +36,11 @@ impl std::str::FromStr for Role {
         match s.trim().to_ascii_lowercase().as_str() {
             "reader" => Ok(Role::Reader),
             "editor" => Ok(Role::Editor),
+            "curator" => Ok(Role::Curator),
             "admin" => Ok(Role::Admin),
-            other => Err(format!("unknown role {other:?} (reader, editor or admin)")),
+            other => Err(format!(
+                "unknown role {other:?} (reader, editor, curator or admin)"
+            )),
         }
     }
 }
@@ -48,7 +55,53 @@ impl std::fmt::Display for Role {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Caller {
     Anonymous,
-    Key { name: String, role: Role },
+    Key {
+        name: String,
+        role: Role,
+        scope: Scope,
+    },
+}
+
+/// The organisation that holds a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// `csp` or `agency`.
+    pub kind: &'static str,
+    pub id: i32,
+    pub slug: String,
+}
+
+impl Owner {
+    /// The namespace of the owner's `externalRef`s: `csp:kent/`.
+    pub fn ref_prefix(&self) -> String {
+        format!("{}:{}/", self.kind, self.slug)
+    }
+}
+
+/// Where a key may write. Admin keys, and editor or curator keys made `national`, may write
+/// anywhere; other editor keys only inside their CSPs and agencies.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub owner: Option<Owner>,
+    pub national: bool,
+    /// Whose reviews it may write (and whose reviews' plans it may update).
+    pub csps: std::collections::BTreeSet<i32>,
+    /// Whose plans it may update: recommendations addressed to them or led by them.
+    pub agencies: std::collections::BTreeSet<i32>,
+}
+
+impl Scope {
+    /// A scope without limits (the command line, an admin).
+    pub fn everywhere() -> Self {
+        Scope {
+            national: true,
+            ..Default::default()
+        }
+    }
+
+    pub fn unlimited(&self) -> bool {
+        self.national
+    }
 }
 
 impl Caller {
@@ -57,6 +110,15 @@ impl Caller {
         match self {
             Caller::Anonymous => "anonymous",
             Caller::Key { name, .. } => name,
+        }
+    }
+
+    /// Where the caller may write (nowhere without a key).
+    pub fn scope(&self) -> Scope {
+        match self {
+            Caller::Anonymous => Scope::default(),
+            Caller::Key { role, .. } if *role >= Role::Admin => Scope::everywhere(),
+            Caller::Key { scope, .. } => scope.clone(),
         }
     }
 
@@ -108,9 +170,14 @@ mod tests {
         let editor = Caller::Key {
             name: "cms".into(),
             role: Role::Editor,
+            scope: Scope::default(),
         };
         assert!(editor.require(Role::Reader).is_ok());
         assert!(editor.require(Role::Editor).is_ok());
+        assert_eq!(
+            editor.require(Role::Curator).unwrap_err().code(),
+            "FORBIDDEN"
+        );
         assert_eq!(editor.require(Role::Admin).unwrap_err().code(), "FORBIDDEN");
         assert_eq!(
             Caller::Anonymous.require(Role::Reader).unwrap_err().code(),

@@ -188,7 +188,12 @@ async fn read<C: ConnectionTrait>(db: &C) -> Result<Export, DbErr> {
             let mut merged_keys = merged.remove(&r.id).unwrap_or_default();
             merged_keys.sort();
             let mut own = recs.remove(&r.id).unwrap_or_default();
-            own.sort_by_key(|rec| rec.position);
+            // In the review first, by position; then the withdrawn, as they left. A deleted
+            // review's recommendations keep their places.
+            own.sort_by_key(|rec| {
+                let left = rec.withdrawn_at.is_some() && rec.position <= 0;
+                (left, rec.withdrawn_at, rec.position.abs(), rec.id)
+            });
             let recommendations = own
                 .into_iter()
                 .map(|rec| {
@@ -197,7 +202,9 @@ async fn read<C: ConnectionTrait>(db: &C) -> Result<Export, DbErr> {
                     let mut events = history.remove(&rec.id).unwrap_or_default();
                     events.sort_by_key(|e| e.version);
                     model::Recommendation {
-                        position: rec.position,
+                        withdrawn_at: rec.withdrawn_at.as_ref().map(stamp),
+                        external_ref: rec.external_ref,
+                        position: rec.position.max(0),
                         label: rec.label,
                         text: rec.text,
                         addressed_to: rec.addressed_to,
@@ -248,6 +255,16 @@ async fn read<C: ConnectionTrait>(db: &C) -> Result<Export, DbErr> {
                 case_tags: tags,
                 merged_source_keys: merged_keys,
                 recommendations,
+                deleted: r.deleted_at.as_ref().map(|at| model::Tombstone {
+                    at: stamp(at),
+                    by: r.deleted_by.clone().unwrap_or_default(),
+                    reason: r.deleted_reason.clone(),
+                    csps: r
+                        .deleted_csps
+                        .as_deref()
+                        .and_then(|j| serde_json::from_str(j).ok())
+                        .unwrap_or_default(),
+                }),
             }
         })
         .collect();

@@ -371,12 +371,26 @@ async fn write<'e, C: ConnectionTrait>(
             summary: Set(r.summary.clone()),
             source_url: Set(r.source_url.clone()),
             stated_recommendation_count: Set(r.stated_recommendation_count),
-            recommendation_count: Set(r.recommendations.len() as i32),
+            recommendation_count: Set(r
+                .recommendations
+                .iter()
+                .filter(|rec| rec.withdrawn_at.is_none())
+                .count() as i32),
             incomplete: Set(r.incomplete),
             review_type: Set(r.review_type.clone()),
             content_hash: Set(r.content_hash.clone()),
             created_at: Set(instant(&at, "created_at", &r.created_at)?),
             updated_at: Set(instant(&at, "updated_at", &r.updated_at)?),
+            deleted_at: Set(match &r.deleted {
+                Some(t) => Some(instant(&at, "deleted.at", &t.at)?),
+                None => None,
+            }),
+            deleted_by: Set(r.deleted.as_ref().map(|t| t.by.clone())),
+            deleted_reason: Set(r.deleted.as_ref().and_then(|t| t.reason.clone())),
+            deleted_csps: Set(r
+                .deleted
+                .as_ref()
+                .map(|t| serde_json::to_string(&t.csps).unwrap_or_default())),
         }
         .insert(db)
         .await?;
@@ -419,24 +433,61 @@ async fn write<'e, C: ConnectionTrait>(
         }
 
         let mut positions = HashSet::new();
+        let mut withdrawn = 0;
         let mut texts = Vec::with_capacity(r.recommendations.len());
         for rec in &r.recommendations {
             let at = format!("{at}, recommendation {}", rec.position);
-            if rec.position < 1 || !positions.insert(rec.position) {
+            let withdrawn_at = match &rec.withdrawn_at {
+                Some(w) => Some(instant(&at, "withdrawn_at", w)?),
+                None => None,
+            };
+            // A withdrawn row has left the order (0), unless its review is deleted.
+            let placed = withdrawn_at.is_none() || (r.deleted.is_some() && rec.position > 0);
+            if withdrawn_at.is_some() && r.deleted.is_none() && rec.position != 0 {
+                return Err(invalid(at, "a withdrawn recommendation has position 0"));
+            }
+            if withdrawn_at.is_none() && r.deleted.is_some() {
+                return Err(invalid(
+                    at,
+                    "a deleted review's recommendations are all withdrawn",
+                ));
+            }
+            if placed && (rec.position < 1 || !positions.insert(rec.position)) {
                 return Err(invalid(at, "the position is below 1 or listed twice"));
             }
-            let id = recommendation::ActiveModel {
+            if withdrawn_at.is_some() && !rec.agencies.is_empty() {
+                return Err(invalid(
+                    at,
+                    "a withdrawn recommendation has no agency links",
+                ));
+            }
+            let inserted = recommendation::ActiveModel {
                 id: NotSet,
                 review_id: Set(review.id),
-                position: Set(rec.position),
+                // Out of the way until its id is known.
+                position: Set(if placed {
+                    rec.position
+                } else {
+                    i32::MIN + withdrawn
+                }),
                 label: Set(rec.label.clone()),
                 text: Set(rec.text.clone()),
                 addressed_to: Set(rec.addressed_to.clone()),
+                withdrawn_at: Set(withdrawn_at),
+                external_ref: Set(rec.external_ref.clone()),
             }
             .insert(db)
-            .await?
-            .id;
-            texts.push((id, rec.text.as_str()));
+            .await?;
+            let id = inserted.id;
+            if !placed {
+                withdrawn += 1;
+                let mut moved: recommendation::ActiveModel = inserted.into();
+                moved.position = Set(-id);
+                moved.update(db).await?;
+            }
+            if withdrawn_at.is_none() {
+                texts.push((id, rec.text.as_str()));
+            }
             let mut seen = HashSet::new();
             for (n, slug) in rec.agencies.iter().enumerate() {
                 let agency = *agency_id.get(slug.as_str()).ok_or_else(|| {
@@ -456,19 +507,29 @@ async fn write<'e, C: ConnectionTrait>(
             plan(&at, id, rec, &agency_id, &mut plan_rows, &mut event_rows)?;
         }
         summary.recommendations += texts.len();
-        indexed.push(Written {
-            review_id: review.id,
-            recommendations: texts,
-        });
+        // A tombstone is in no read, search included.
+        if r.deleted.is_none() {
+            indexed.push(Written {
+                review_id: review.id,
+                recommendations: texts,
+            });
+        }
     }
     summary.reviews = review_id.len();
 
     let mut incident_rows = Vec::new();
+    // A merged listing stays as a tombstone under its own key; a live review may not.
+    let live: HashSet<&str> = export
+        .reviews
+        .iter()
+        .filter(|r| r.deleted.is_none())
+        .map(|r| r.source_key.as_str())
+        .collect();
     for (i, r) in export.reviews.iter().enumerate() {
         if let Some(key) = &r
             .merged_source_keys
             .iter()
-            .find(|k| review_id.contains_key(k.as_str()))
+            .find(|k| live.contains(k.as_str()))
         {
             return Err(invalid(
                 format!("reviews[{i}] {:?}", r.source_key),

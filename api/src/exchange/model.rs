@@ -90,14 +90,30 @@ pub struct Review {
     pub merged_source_keys: Vec<String>,
     /// The source key of the DHRD record this page is linked to.
     pub incident: Option<String>,
-    /// By position.
+    /// By position; then the withdrawn, in the order they left.
     pub recommendations: Vec<Recommendation>,
+    /// Set when the review was deleted: a tombstone that keeps its recommendations (all
+    /// withdrawn) with their plans and history. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Tombstone>,
+}
+
+/// Who deleted a review, when and why, and the CSPs it was linked to (by name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tombstone {
+    /// RFC 3339, UTC; the recommendations the delete withdrew carry the same instant.
+    pub at: String,
+    pub by: String,
+    pub reason: Option<String>,
+    pub csps: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Recommendation {
-    /// 1-based, unique within the review.
+    /// 1-based, unique within the review; 0 for a withdrawn recommendation (one of a
+    /// deleted review keeps its place, for the restore).
     pub position: i32,
     pub label: String,
     pub text: String,
@@ -108,6 +124,12 @@ pub struct Recommendation {
     pub action_plan: Option<ActionPlan>,
     /// Status history, by version.
     pub history: Vec<StatusEvent>,
+    /// When it left its review (RFC 3339, UTC); absent while it is in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn_at: Option<String>,
+    /// The sender's own identifier (`upsertReview`); absent when none was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -55,14 +55,20 @@ pub fn to_csv(export: &Export) -> Result<String, ExchangeError> {
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     out.write_record(HEADER)?;
-    for review in &export.reviews {
+    // The live graph: a deleted review's tombstone and withdrawn recommendations are kept in
+    // the JSON export, not in a sheet of current action plans.
+    for review in export.reviews.iter().filter(|r| r.deleted.is_none()) {
         let csps: Vec<&str> = review
             .csps
             .iter()
             .map(|s| csp_name.get(s.as_str()).copied().unwrap_or(s))
             .collect();
         let csps = csps.join(JOIN);
-        for rec in &review.recommendations {
+        for rec in review
+            .recommendations
+            .iter()
+            .filter(|r| r.withdrawn_at.is_none())
+        {
             let names: Vec<String> = rec.agencies.iter().map(|s| agency_name(s)).collect();
             let mut sectors: Vec<&str> = Vec::new();
             for slug in &rec.agencies {

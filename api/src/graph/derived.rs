@@ -464,7 +464,8 @@ async fn plan_share<C: ConnectionTrait>(
              GROUP BY ra.agency_id, {status} \
              UNION ALL SELECT 'CSP', CAST(rc.csp_id AS VARCHAR(12)), {status}, COUNT(*) \
              FROM recommendation rec JOIN review_csp rc ON rc.review_id = rec.review_id \
-             LEFT JOIN action_plan ap ON ap.recommendation_id = rec.id WHERE {filter} \
+             LEFT JOIN action_plan ap ON ap.recommendation_id = rec.id \
+             WHERE rec.withdrawn_at IS NULL AND {filter} \
              GROUP BY rc.csp_id, {status} \
              UNION ALL SELECT 'SECTOR', bucket, status, COUNT(*) FROM ( \
                SELECT DISTINCT a.sector AS bucket, ra.recommendation_id, {status} AS status \

@@ -201,7 +201,7 @@ impl ReviewFilter {
                 backend,
                 "(LOWER(review.title) LIKE ? ESCAPE '!' OR LOWER(review.summary) LIKE ? ESCAPE '!' \
                  OR review.id IN (SELECT rec.review_id FROM recommendation rec \
-                 WHERE LOWER(rec.text) LIKE ? ESCAPE '!'))",
+                 WHERE LOWER(rec.text) LIKE ? ESCAPE '!' AND rec.withdrawn_at IS NULL))",
                 [p.clone(), p.clone(), p],
             ));
         }

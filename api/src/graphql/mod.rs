@@ -340,6 +340,9 @@ fn insert_loaders<S>(
         .data(loader!(ChildrenByAgency(c())))
         .data(loader!(PredecessorsByAgency(c())))
         .data(loader!(ChildPages::<ReviewRecommendations>::new(c())))
+        .data(loader!(
+            ChildPages::<ReviewRecommendationsWithWithdrawn>::new(c())
+        ))
         .data(loader!(ChildPages::<ReviewAgencies>::new(c())))
         .data(loader!(ChildPages::<CspReviews>::new(c())))
         .data(loader!(ChildPages::<CspAgencies>::new(c())))

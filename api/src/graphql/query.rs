@@ -11,7 +11,7 @@ use super::loaders::{
     AgencyById, CspById, RecommendationById, ReviewById, ThemeById, ThemeCountRow,
 };
 use super::page::{Conn, CursorValue, PageArgs, SortKey, keyset_page};
-use super::types::{Agency, Csp, Node, Recommendation, Review, Theme, load};
+use super::types::{Agency, Csp, Node, Recommendation, Review, SimilarityStatus, Theme, load};
 use crate::db::Db;
 use crate::domain::normalise::{name_key, slugify};
 use crate::error::ApiError;
@@ -93,8 +93,9 @@ impl CoreQuery {
     ) -> Result<Conn<Review>> {
         let db = ctx.data_unchecked::<Db>();
         let window = PageArgs::new(after, before, first, last).window(2)?;
-        let select =
-            review::Entity::find().filter(filter.unwrap_or_default().condition(db.backend())?);
+        let select = review::Entity::find()
+            .filter(review::Column::DeletedAt.is_null())
+            .filter(filter.unwrap_or_default().condition(db.backend())?);
         use review::Column as C;
         let page = match order_by.unwrap_or_default() {
             ReviewOrder::PublishedDesc | ReviewOrder::PublishedAsc => {
@@ -313,7 +314,30 @@ impl CoreQuery {
             }))
     }
 
-    /// Recommendations across all reviews.
+    /// How far `related` and `repeats` have followed the writes (they are kept in the
+    /// background, after each write commits).
+    async fn similarity_status(&self, ctx: &Context<'_>) -> Result<SimilarityStatus> {
+        let upkeep = ctx.data_unchecked::<crate::write::WritePath>().similarity();
+        let now = upkeep.status();
+        let db = ctx.data_unchecked::<Db>();
+        let stored = crate::similarity::upkeep::stored(&db.conn)
+            .await
+            .map_err(ApiError::from)?;
+        let int = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(SimilarityStatus {
+            current: now.current(),
+            pending: int(now.pending),
+            rebuilding: now.rebuilding,
+            rebuild_scored: int(now.scored),
+            rebuild_total: int(now.total),
+            documents: int(stored.documents),
+            changes_since_rebuild: int(stored.changes),
+            rebuilt_at: stored.rebuilt_at,
+        })
+    }
+
+    /// Recommendations across all reviews; with `includeWithdrawn`, also those that left
+    /// their review (kept with their plans and history; not those of deleted reviews).
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
     async fn recommendations(
@@ -321,6 +345,7 @@ impl CoreQuery {
         ctx: &Context<'_>,
         filter: Option<RecommendationFilter>,
         order_by: Option<RecommendationOrder>,
+        #[graphql(default)] include_withdrawn: bool,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
@@ -328,7 +353,19 @@ impl CoreQuery {
     ) -> Result<Conn<Recommendation>> {
         let db = ctx.data_unchecked::<Db>();
         let window = PageArgs::new(after, before, first, last).window(2)?;
+        let visible = if include_withdrawn {
+            recommendation::Column::ReviewId.not_in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(review::Column::Id)
+                    .from(review::Entity)
+                    .and_where(review::Column::DeletedAt.is_not_null())
+                    .to_owned(),
+            )
+        } else {
+            recommendation::Column::WithdrawnAt.is_null()
+        };
         let select = recommendation::Entity::find()
+            .filter(visible)
             .filter(filter.unwrap_or_default().condition(db.backend())?);
         use recommendation::Column as C;
         let desc = order_by.unwrap_or_default() == RecommendationOrder::ReviewDesc;

@@ -4,6 +4,8 @@
 
 use crate::curation::CurationError;
 use crate::error::ApiError;
+use crate::graphql::ids::{Kind, encode};
+use crate::ingest::IngestError;
 use crate::plans::PlanError;
 
 impl From<CurationError> for ApiError {
@@ -15,6 +17,13 @@ impl From<CurationError> for ApiError {
             CurationError::NoReview(_) => ApiError::NotFound {
                 what: "review".into(),
             },
+            CurationError::NotDeleted(id) => ApiError::bad_input(
+                "input.id",
+                format!(
+                    "review {} is not deleted",
+                    encode(Kind::Review, id).as_str()
+                ),
+            ),
             CurationError::Db(d) => d.into(),
             other => ApiError::bad_input("input", other.to_string()),
         }
@@ -28,7 +37,39 @@ impl From<PlanError> for ApiError {
                 what: "recommendation".into(),
             },
             PlanError::Conflict { current, expected } => ApiError::Conflict { current, expected },
+            e @ PlanError::Withdrawn => ApiError::bad_input("input.id", e.to_string()),
+            e @ PlanError::OutOfScope => ApiError::OutOfScope(e.to_string()),
             PlanError::Db(d) => d.into(),
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        let message = e.to_string();
+        match e {
+            IngestError::Parse(p) => ApiError::BadPage {
+                line: p.line,
+                reason: p.reason,
+            },
+            IngestError::Deleted { review_id } => ApiError::Deleted {
+                what: format!("review {}", encode(Kind::Review, review_id).as_str()),
+            },
+            IngestError::WouldWithdraw { withheld, .. } => ApiError::WouldWithdraw {
+                message: message.replace("allow-withdraw", "`allowWithdraw: true`"),
+                withheld: withheld
+                    .into_iter()
+                    .map(|w| {
+                        (
+                            encode(Kind::Recommendation, w.id).to_string(),
+                            w.label,
+                            w.status_events,
+                        )
+                    })
+                    .collect(),
+            },
+            IngestError::OutOfScope(m) => ApiError::OutOfScope(m),
+            IngestError::Db(d) => d.into(),
         }
     }
 }

@@ -200,6 +200,10 @@ async fn import_in(unit: &mut Unit, records: &[Record]) -> Result<ImportSummary,
             content_hash: Set(hash),
             created_at: Set(now),
             updated_at: Set(now),
+            deleted_at: NotSet,
+            deleted_by: NotSet,
+            deleted_reason: NotSet,
+            deleted_csps: NotSet,
         };
         let review_id = match existing {
             Some(found) => {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::write::WritePath;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{IngestError, Outcome, ingest_text};
+use super::{IngestError, Outcome, ingest_text_with};
 
 /// Totals over one ingest run.
 #[derive(Debug, Default, Clone)]
@@ -93,7 +93,12 @@ fn read_page(path: &Path) -> Result<String, (usize, String)> {
 }
 
 /// Ingests the pages one by one. `show_progress` draws a bar on stderr (hidden off a terminal).
-pub async fn ingest_paths(db: &WritePath, paths: &[PathBuf], show_progress: bool) -> IngestSummary {
+pub async fn ingest_paths(
+    db: &WritePath,
+    paths: &[PathBuf],
+    show_progress: bool,
+    opts: &super::StoreOptions,
+) -> IngestSummary {
     let bar = if show_progress && paths.len() > 1 {
         let bar = ProgressBar::new(paths.len() as u64);
         if let Ok(style) =
@@ -110,10 +115,13 @@ pub async fn ingest_paths(db: &WritePath, paths: &[PathBuf], show_progress: bool
         let shown = path.display().to_string();
         bar.set_message(shown.clone());
         let result = match read_page(path) {
-            Ok(text) => ingest_text(db, &text).await.map_err(|e| match e {
-                IngestError::Parse(p) => (p.line, p.reason),
-                IngestError::Db(d) => (0, format!("database error: {d}")),
-            }),
+            Ok(text) => ingest_text_with(db, &text, opts)
+                .await
+                .map_err(|e| match e {
+                    IngestError::Parse(p) => (p.line, p.reason),
+                    IngestError::Db(d) => (0, format!("database error: {d}")),
+                    other => (0, other.to_string()),
+                }),
             Err(bad) => Err(bad),
         };
         match result {

@@ -140,7 +140,10 @@ pub async fn remention<C: ConnectionTrait>(db: &C, recs: &[(i32, &str)]) -> Resu
 /// Fills mentions for a database migrated from before they existed (or emptied of them):
 /// every recommendation is read once.
 pub async fn backfill<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
-    let recs = recommendation::Entity::find().all(db).await?;
+    let recs = recommendation::Entity::find()
+        .filter(recommendation::Column::WithdrawnAt.is_null())
+        .all(db)
+        .await?;
     let texts: HashMap<i32, &str> = recs.iter().map(|r| (r.id, r.text.as_str())).collect();
     for chunk in texts.into_iter().collect::<Vec<_>>().chunks(500) {
         remention(db, chunk).await?;

@@ -48,6 +48,10 @@ pub struct ParsedRow {
     pub text: String,
     /// One entry per "addressed to" cell, as printed (tidied).
     pub addressees: Vec<String>,
+    /// The sender's own id of the row (an upsert's); a page has none. Left out of the
+    /// content hash when absent, so that pages hash as they always did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
     #[serde(skip)]
     pub line: usize,
 }
@@ -386,6 +390,7 @@ fn parse_table_rows(page: &mut ParsedPage, body: &[(usize, &str)]) -> Result<(),
             continue;
         }
         page.rows.push(ParsedRow {
+            external_ref: None,
             label,
             text,
             addressees,
@@ -667,6 +672,7 @@ fn parse_flat_rows(page: &mut ParsedPage, body: &[(usize, &str)]) -> Result<(), 
             continue;
         }
         page.rows.push(ParsedRow {
+            external_ref: None,
             label: tidy(label),
             text,
             addressees,

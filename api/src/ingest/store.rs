@@ -18,7 +18,9 @@ use sea_orm::{
 };
 use sha2::{Digest, Sha256};
 
+use super::identity::{StoredRow, match_rows};
 use super::parse::ParsedPage;
+use crate::auth::Scope;
 use crate::domain::normalise::{name_key, slugify, tidy};
 use crate::domain::{Method, Sector};
 use crate::registry::resolve::{Resolution, ReviewContext, Spec, resolve};
@@ -81,9 +83,45 @@ pub fn content_hash(page: &ParsedPage) -> String {
         .collect()
 }
 
+/// How a page is stored: who sends it, and whether it may withdraw recommendations that
+/// carry a plan or history.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Recorded in the audit log (an API key's name, or `cli`).
+    pub actor: String,
+    /// A page without some of its review's recommendations withdraws them; when one has an
+    /// action plan or status history, only with this set.
+    pub allow_withdraw: bool,
+    /// Where the writer may write: the CSPs of the page, and of the review it rewrites, must
+    /// all be inside it.
+    pub scope: Scope,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            actor: "cli".into(),
+            allow_withdraw: false,
+            scope: Scope::everywhere(),
+        }
+    }
+}
+
+/// A recommendation a page would withdraw although it carries a plan or history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withheld {
+    pub id: i32,
+    pub label: String,
+    pub status_events: i64,
+}
+
 /// Stores one page in the unit: adds its review, updates it in place, or finds it unchanged
 /// or merged. Stages `ReviewAdded` for a new review.
-pub async fn store_page(unit: &mut Unit, page: &ParsedPage) -> Result<Stored, DbErr> {
+pub async fn store_page(
+    unit: &mut Unit,
+    page: &ParsedPage,
+    opts: &StoreOptions,
+) -> Result<Stored, super::IngestError> {
     let key = source_key(page);
     let hash = content_hash(page);
     let db = unit.db();
@@ -105,6 +143,16 @@ pub async fn store_page(unit: &mut Unit, page: &ParsedPage) -> Result<Stored, Db
         .one(db)
         .await?;
     if let Some(found) = &existing
+        && found.deleted_at.is_some()
+    {
+        return Err(super::IngestError::Deleted {
+            review_id: found.id,
+        });
+    }
+    if !opts.scope.unlimited() {
+        in_scope(unit.db(), &opts.scope, page, existing.as_ref()).await?;
+    }
+    if let Some(found) = &existing
         && found.content_hash == hash
     {
         return Ok(Stored {
@@ -120,17 +168,171 @@ pub async fn store_page(unit: &mut Unit, page: &ParsedPage) -> Result<Stored, Db
     }
     let written = write_page(unit.db(), page, key, hash, existing).await?;
     let id = written.stored.review_id;
+    if !opts.allow_withdraw {
+        let withheld = with_history(unit.db(), &written.gone).await?;
+        if !withheld.is_empty() {
+            return Err(super::IngestError::WouldWithdraw {
+                review_id: id,
+                withheld,
+            });
+        }
+    }
     if written.stored.outcome == Outcome::Added {
         unit.review_created(id);
         unit.stage(crate::events::Event::ReviewAdded { review_id: id });
+    }
+    for (rec, action, detail) in written.audit {
+        unit.audit(&opts.actor, action, "recommendation", rec, Some(detail));
+    }
+    for rec in &written.gone {
+        unit.audit(
+            &opts.actor,
+            "recommendation.withdrawn",
+            "recommendation",
+            *rec,
+            None,
+        );
     }
     unit.texts_written(id, written.texts, written.new_text, &written.gone);
     Ok(written.stored)
 }
 
+/// Refuses a page whose CSPs, or whose stored review's CSPs, are not all in the scope.
+async fn in_scope<C: ConnectionTrait>(
+    db: &C,
+    scope: &Scope,
+    page: &ParsedPage,
+    existing: Option<&review::Model>,
+) -> Result<(), super::IngestError> {
+    for name in &page.csps {
+        let inside = find_csp(db, name)
+            .await?
+            .is_some_and(|id| scope.csps.contains(&id));
+        if !inside {
+            return Err(super::IngestError::OutOfScope(format!(
+                "CSP {name:?} is outside this key's scope"
+            )));
+        }
+    }
+    if let Some(found) = existing {
+        let stored: Vec<i32> = review_csp::Entity::find()
+            .filter(review_csp::Column::ReviewId.eq(found.id))
+            .all(db)
+            .await?
+            .iter()
+            .map(|l| l.csp_id)
+            .collect();
+        if stored.iter().any(|id| !scope.csps.contains(id)) {
+            return Err(super::IngestError::OutOfScope(
+                "the stored review belongs to a CSP outside this key's scope".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Those of `ids` with an action plan or status history, in label order.
+async fn with_history<C: ConnectionTrait>(db: &C, ids: &[i32]) -> Result<Vec<Withheld>, DbErr> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let (list, values) = crate::sql::in_list(chunk);
+        for row in db
+            .query_all_raw(crate::sql::statement(
+                db.get_database_backend(),
+                &format!(
+                    "SELECT r.id, r.label, (SELECT COUNT(*) FROM status_event e \
+                       WHERE e.recommendation_id = r.id) AS events \
+                     FROM recommendation r WHERE r.id IN ({list}) AND (\
+                       EXISTS (SELECT 1 FROM action_plan p WHERE p.recommendation_id = r.id) \
+                       OR EXISTS (SELECT 1 FROM status_event e WHERE e.recommendation_id = r.id))"
+                ),
+                values,
+            ))
+            .await?
+        {
+            out.push(Withheld {
+                id: row.try_get("", "id")?,
+                label: row.try_get("", "label")?,
+                status_events: row.try_get("", "events")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Writes a stored review again from its own rows (a restore): its CSP links, addressee
+/// links and everything derived from them, as an ingest of its page would.
+pub async fn rewrite_review(
+    unit: &mut Unit,
+    review: &review::Model,
+    csps: &[String],
+    recs: &[recommendation::Model],
+) -> Result<(), DbErr> {
+    let bad = |what: &str| DbErr::Custom(format!("review {}: stored {what} unreadable", review.id));
+    if csps.is_empty() {
+        return Err(bad("CSPs"));
+    }
+    let ids: Vec<i32> = recs.iter().map(|r| r.id).collect();
+    // Back in the review first, so that each row finds its own stored row.
+    for chunk in ids.chunks(500) {
+        let (list, values) = crate::sql::in_list(chunk);
+        unit.db()
+            .execute_raw(crate::sql::statement(
+                unit.db().get_database_backend(),
+                &format!("UPDATE recommendation SET withdrawn_at = NULL WHERE id IN ({list})"),
+                values,
+            ))
+            .await?;
+    }
+    let page = ParsedPage {
+        external_ref: None,
+        source_url: review.source_url.clone(),
+        title: review.title.clone(),
+        review_type: review.review_type.parse().map_err(|_| bad("review type"))?,
+        csps: csps.to_vec(),
+        published: review
+            .published
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .ok_or_else(|| bad("month"))?,
+        year_of_death: review.year_of_death,
+        stated_count: review.stated_recommendation_count,
+        summary: review.summary.clone(),
+        rows: recs
+            .iter()
+            .map(|r| super::parse::ParsedRow {
+                label: r.label.clone(),
+                text: r.text.clone(),
+                addressees: r
+                    .addressed_to
+                    .split(" | ")
+                    .filter(|a| !a.trim().is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                external_ref: r.external_ref.clone(),
+                line: 0,
+            })
+            .collect(),
+        incomplete: review.incomplete,
+        notes: Vec::new(),
+    };
+    let written = write_page(
+        unit.db(),
+        &page,
+        review.source_key.clone(),
+        review.content_hash.clone(),
+        Some(review.clone()),
+    )
+    .await?;
+    // Every restored row is new to the derived tables.
+    unit.texts_written(review.id, written.texts, ids, &written.gone);
+    Ok(())
+}
+
 /// What [`write_page`] wrote, for the unit.
 struct Written {
     stored: Stored,
+    audit: Vec<(i32, &'static str, serde_json::Value)>,
     texts: Vec<(i32, String)>,
     new_text: Vec<i32>,
     gone: Vec<i32>,
@@ -160,6 +362,10 @@ async fn write_page<C: ConnectionTrait>(
         content_hash: Set(hash),
         created_at: Set(now),
         updated_at: Set(now),
+        deleted_at: NotSet,
+        deleted_by: NotSet,
+        deleted_reason: NotSet,
+        deleted_csps: NotSet,
     };
     let (review_id, outcome) = match existing {
         Some(found) => {
@@ -253,6 +459,7 @@ async fn write_page<C: ConnectionTrait>(
         texts,
         new_text: upserted.new_text,
         gone: upserted.gone,
+        audit: upserted.audit,
     })
 }
 
@@ -260,46 +467,110 @@ async fn write_page<C: ConnectionTrait>(
 struct Upserted {
     /// Ids in row order.
     ids: Vec<i32>,
-    /// Ids whose text is new or changed.
+    /// Ids whose text is new or changed, or that came back from withdrawal.
     new_text: Vec<i32>,
-    /// Ids past the new end, for the unit to delete.
+    /// Ids no row matched, for the unit to withdraw.
     gone: Vec<i32>,
+    /// What changed in kept rows, for the audit log: `(id, action, detail)`.
+    audit: Vec<(i32, &'static str, serde_json::Value)>,
 }
 
-/// Updates rows whose position exists, inserts the rest, deletes positions past the end.
+/// Matches the page's rows to the review's stored recommendations (withdrawn ones too) by
+/// identity ([`super::identity`]), updates the matched ones in place, inserts the rest, and
+/// leaves the unmatched for the unit to withdraw.
 async fn upsert_recommendations<C: ConnectionTrait>(
     db: &C,
     review_id: i32,
     page: &ParsedPage,
 ) -> Result<Upserted, DbErr> {
-    let existing = recommendation::Entity::find()
+    let mut existing = recommendation::Entity::find()
         .filter(recommendation::Column::ReviewId.eq(review_id))
         .order_by_asc(recommendation::Column::Position)
         .all(db)
         .await?;
-    let mut by_position: HashMap<i32, recommendation::Model> =
-        existing.into_iter().map(|r| (r.position, r)).collect();
+    // Rows still in the review first, in printed order; then the withdrawn, oldest first.
+    existing.sort_by_key(|r| (r.withdrawn_at.is_some(), r.withdrawn_at, r.position.abs()));
+    let stored: Vec<StoredRow> = existing
+        .iter()
+        .map(|r| StoredRow {
+            label: r.label.clone(),
+            text: r.text.clone(),
+            external_ref: r.external_ref.clone(),
+            withdrawn: r.withdrawn_at.is_some(),
+        })
+        .collect();
+    let matched = match_rows(&stored, &page.rows);
+    let mut target: HashMap<usize, i32> = HashMap::new();
+    for (r, m) in matched.iter().enumerate() {
+        if let Some(i) = m {
+            target.insert(*i, r as i32 + 1);
+        }
+    }
+    // Positions are unique within a review: rows that move, or leave, step aside first.
+    let stepping: Vec<i32> = existing
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| r.withdrawn_at.is_none() && target.get(i) != Some(&r.position))
+        .map(|(_, r)| r.id)
+        .collect();
+    for chunk in stepping.chunks(500) {
+        let (list, values) = crate::sql::in_list(chunk);
+        db.execute_raw(crate::sql::statement(
+            db.get_database_backend(),
+            &format!("UPDATE recommendation SET position = -id WHERE id IN ({list})"),
+            values,
+        ))
+        .await?;
+    }
+
     let mut ids = Vec::with_capacity(page.rows.len());
     let mut new_text = Vec::new();
-    // New rows go in one statement; their ids are read back by position (unique within a
-    // review), since the order of RETURNING rows is not promised by SQLite.
+    let mut audit = Vec::new();
     let mut new_rows: Vec<recommendation::ActiveModel> = Vec::new();
-    for (i, row) in page.rows.iter().enumerate() {
-        let position = i as i32 + 1;
+    for (r, row) in page.rows.iter().enumerate() {
+        let position = r as i32 + 1;
         let addressed_to = row.addressees.join(" | ");
-        match by_position.remove(&position) {
+        let external_ref = row.external_ref.clone();
+        match matched[r].map(|i| &existing[i]) {
             Some(old) => {
+                let came_back = old.withdrawn_at.is_some();
+                let keeps_ref = external_ref.is_none() || external_ref == old.external_ref;
                 if old.label != row.label
                     || old.text != row.text
                     || old.addressed_to != addressed_to
+                    || old.position != position
+                    || came_back
+                    || !keeps_ref
                 {
                     let mut update: recommendation::ActiveModel = old.clone().into();
                     update.label = Set(row.label.clone());
                     update.text = Set(row.text.clone());
                     update.addressed_to = Set(addressed_to);
+                    update.position = Set(position);
+                    update.withdrawn_at = Set(None);
+                    if !keeps_ref {
+                        update.external_ref = Set(external_ref);
+                    }
                     update.update(db).await?;
                 }
-                if old.text != row.text {
+                if old.text != row.text || old.label != row.label {
+                    audit.push((
+                        old.id,
+                        "recommendation.edited",
+                        serde_json::json!({
+                            "before": { "label": old.label, "text": old.text },
+                            "after": { "label": row.label, "text": row.text },
+                        }),
+                    ));
+                }
+                if came_back {
+                    audit.push((
+                        old.id,
+                        "recommendation.restored",
+                        serde_json::json!({ "withdrawnAt": old.withdrawn_at.map(|t| t.to_rfc3339()) }),
+                    ));
+                }
+                if old.text != row.text || came_back {
                     new_text.push(old.id);
                 }
                 ids.push(old.id);
@@ -312,6 +583,8 @@ async fn upsert_recommendations<C: ConnectionTrait>(
                     label: Set(row.label.clone()),
                     text: Set(row.text.clone()),
                     addressed_to: Set(addressed_to),
+                    withdrawn_at: Set(None),
+                    external_ref: Set(external_ref),
                 });
                 // Filled in below, once the rows exist.
                 ids.push(0);
@@ -319,18 +592,19 @@ async fn upsert_recommendations<C: ConnectionTrait>(
         }
     }
     if !new_rows.is_empty() {
-        let first_new = ids.iter().position(|id| *id == 0).unwrap_or(ids.len()) as i32 + 1;
         for chunk in new_rows.chunks(500) {
             recommendation::Entity::insert_many(chunk.to_vec())
                 .exec_without_returning(db)
                 .await?;
         }
+        // Read back by position (unique within a review), since the order of RETURNING
+        // rows is not promised by SQLite.
         let created: Vec<(i32, i32)> = recommendation::Entity::find()
             .select_only()
             .column(recommendation::Column::Position)
             .column(recommendation::Column::Id)
             .filter(recommendation::Column::ReviewId.eq(review_id))
-            .filter(recommendation::Column::Position.gte(first_new))
+            .filter(recommendation::Column::Position.gt(0))
             .into_tuple()
             .all(db)
             .await?;
@@ -343,13 +617,52 @@ async fn upsert_recommendations<C: ConnectionTrait>(
             }
         }
     }
-    // Deleted by the unit (`Unit::texts_written`), once it has read who lists them as similar.
-    let gone: Vec<i32> = by_position.values().map(|r| r.id).collect();
+    let gone: Vec<i32> = existing
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| r.withdrawn_at.is_none() && !target.contains_key(i))
+        .map(|(_, r)| r.id)
+        .collect();
     Ok(Upserted {
         ids,
         new_text,
         gone,
+        audit,
     })
+}
+
+/// The CSP a name (or slug) stands for, if it exists; creates nothing.
+pub async fn find_csp<C: ConnectionTrait>(db: &C, name: &str) -> Result<Option<i32>, DbErr> {
+    let by_alias = |key: String| {
+        csp_alias::Entity::find()
+            .filter(csp_alias::Column::Key.eq(key))
+            .one(db)
+    };
+    if let Some(alias) = by_alias(name_key(name)).await? {
+        return Ok(Some(alias.csp_id));
+    }
+    if let Some(c) = csp::Entity::find()
+        .filter(csp::Column::Slug.eq(name.trim().to_lowercase()))
+        .one(db)
+        .await?
+    {
+        return Ok(Some(c.id));
+    }
+    Ok(by_alias(name_key(&canonical_csp(name)))
+        .await?
+        .map(|a| a.csp_id))
+}
+
+/// The name a CSP is stored under: the curated CSP list first, then the registry's CSP areas
+/// ("Safe and Sound (the Dudley Community Safety Partnership)" is the DHRD's "Dudley").
+fn canonical_csp(name: &str) -> String {
+    let from_registry = crate::registry::registry()
+        .area(name)
+        .map(|a| a.csp.clone());
+    super::curated::canonical_csp(name)
+        .map(str::to_owned)
+        .or(from_registry)
+        .unwrap_or_else(|| name.to_owned())
 }
 
 /// Finds or creates the CSPs a page names, in the page's order.
@@ -375,14 +688,8 @@ pub async fn resolve_csp<C: ConnectionTrait>(db: &C, name: &str) -> Result<i32, 
     if let Some(alias) = by_alias(key.clone()).await? {
         return Ok(alias.csp_id);
     }
-    // The curated CSP list first, then the registry's CSP areas: "Safe and Sound (the Dudley
-    // Community Safety Partnership)" is the DHRD's "Dudley".
-    let from_registry = crate::registry::registry()
-        .area(name)
-        .map(|a| a.csp.clone());
-    let canonical = super::curated::canonical_csp(name)
-        .or(from_registry.as_deref())
-        .unwrap_or(name);
+    let canonical = canonical_csp(name);
+    let canonical = canonical.as_str();
     let csp_id = match by_alias(name_key(canonical)).await? {
         Some(alias) => alias.csp_id,
         None => {

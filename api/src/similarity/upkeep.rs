@@ -21,7 +21,7 @@
 //! finds another generation than its own reloads its index before writing.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Value};
@@ -79,6 +79,17 @@ pub struct Status {
     pub total: usize,
     /// Documents in the index's epoch (0 when this process has not loaded it).
     pub epoch: usize,
+    /// Handovers received, and the last of them whose settle has finished: when the two are
+    /// equal, every write this process committed is in the stored edges.
+    pub handed: u64,
+    pub settled: u64,
+}
+
+impl Status {
+    /// Every handover so far is in the stored edges.
+    pub fn current(&self) -> bool {
+        self.handed == self.settled
+    }
 }
 
 #[derive(Clone)]
@@ -96,6 +107,8 @@ struct Inner {
     scored: Arc<AtomicUsize>,
     total: AtomicUsize,
     epoch: AtomicUsize,
+    /// `Pending::handed` as of the last settle that finished.
+    settled: AtomicU64,
 }
 
 #[derive(Default)]
@@ -104,6 +117,9 @@ struct Pending {
     /// Recommendations unchanged themselves whose lists held a changed one.
     relist: BTreeSet<i32>,
     rebuild: bool,
+    /// Counts handovers, under the same lock as the sets, so that a settle knows which
+    /// handovers the sets it takes hold.
+    handed: u64,
 }
 
 /// The index of one generation of the stored edges, and each list's lowest score and length.
@@ -155,6 +171,7 @@ impl Upkeep {
             scored: Arc::new(AtomicUsize::new(0)),
             total: AtomicUsize::new(0),
             epoch: AtomicUsize::new(0),
+            settled: AtomicU64::new(0),
         }))
     }
 
@@ -169,7 +186,9 @@ impl Upkeep {
             let mut p = self.pending();
             let before = p.recs.len();
             p.recs.extend(recs);
-            before != p.recs.len()
+            let grew = before != p.recs.len();
+            p.handed += u64::from(grew);
+            grew
         };
         if before && let Some(w) = &self.0.wake {
             w.notify_one();
@@ -179,20 +198,33 @@ impl Upkeep {
     /// Hands over recommendations whose lists held a touched one (read before the write
     /// committed): their lists are rescored with the next settle.
     pub fn relist(&self, recs: impl IntoIterator<Item = i32>) {
-        self.pending().relist.extend(recs);
+        let mut p = self.pending();
+        let before = p.relist.len();
+        p.relist.extend(recs);
+        p.handed += u64::from(before != p.relist.len());
     }
 
     /// Asks for a full rebuild (an import wrote the whole graph).
     pub fn rebuild_requested(&self) {
-        self.pending().rebuild = true;
+        {
+            let mut p = self.pending();
+            p.rebuild = true;
+            p.handed += 1;
+        }
         if let Some(w) = &self.0.wake {
             w.notify_one();
         }
     }
 
     pub fn status(&self) -> Status {
+        let (pending, handed) = {
+            let p = self.pending();
+            (p.recs.len(), p.handed)
+        };
         Status {
-            pending: self.pending().recs.len(),
+            pending,
+            handed,
+            settled: self.0.settled.load(Ordering::Acquire),
             rebuilding: self.0.rebuilding.load(Ordering::Relaxed),
             scored: self.0.scored.load(Ordering::Relaxed),
             total: self.0.total.load(Ordering::Relaxed),
@@ -220,28 +252,54 @@ impl Upkeep {
     /// Rescores everything handed over so far (and rebuilds when the policy says so).
     pub async fn settle(&self) -> Result<Settled, DbErr> {
         let mut state = self.0.state.lock().await;
-        let (recs, relist, rebuild) = {
+        let (recs, relist, rebuild, handed) = {
             let mut p = self.pending();
             (
                 std::mem::take(&mut p.recs),
                 std::mem::take(&mut p.relist),
                 std::mem::take(&mut p.rebuild),
+                p.handed,
             )
         };
         if recs.is_empty() && relist.is_empty() && !rebuild {
+            self.0.settled.fetch_max(handed, Ordering::Release);
             return Ok(Settled::default());
         }
         let result = self
             .settle_locked(&mut state, &recs, &relist, rebuild)
             .await;
-        if result.is_err() {
-            // Handed back, so that the next settle tries them again.
-            let mut p = self.pending();
-            p.recs.extend(recs);
-            p.relist.extend(relist);
-            p.rebuild |= rebuild;
-            *state = None;
-        }
+        let result = match result {
+            Err(e) => {
+                // Handed back, so that the next settle tries them again.
+                let mut p = self.pending();
+                p.recs.extend(recs);
+                p.relist.extend(relist);
+                p.rebuild |= rebuild;
+                *state = None;
+                Err(e)
+            }
+            Ok((mut done, drifted)) => {
+                // The writes are in the stored edges now; a rebuild for drift changes the
+                // weights, not what the writes wrote, so they are current before it.
+                self.0.settled.fetch_max(handed, Ordering::Release);
+                if drifted {
+                    match self.full_rebuild().await {
+                        Ok((loaded, edges)) => {
+                            *state = Some(loaded);
+                            done.rebuilt = true;
+                            done.edges = edges;
+                            Ok(done)
+                        }
+                        Err(e) => {
+                            *state = None;
+                            Err(e)
+                        }
+                    }
+                } else {
+                    Ok(done)
+                }
+            }
+        };
         self.note_epoch(state.as_ref());
         result
     }
@@ -252,7 +310,7 @@ impl Upkeep {
         recs: &BTreeSet<i32>,
         relist: &BTreeSet<i32>,
         rebuild: bool,
-    ) -> Result<Settled, DbErr> {
+    ) -> Result<(Settled, bool), DbErr> {
         let conn = &self.0.conn;
         let stored = read_state(conn).await?;
         let threshold = |documents: usize| {
@@ -267,12 +325,15 @@ impl Upkeep {
         if rebuild {
             let (loaded, edges) = self.full_rebuild().await?;
             *state = Some(loaded);
-            return Ok(Settled {
-                rescored: recs.len(),
-                neighbours: 0,
-                rebuilt: true,
-                edges,
-            });
+            return Ok((
+                Settled {
+                    rescored: recs.len(),
+                    neighbours: 0,
+                    rebuilt: true,
+                    edges,
+                },
+                false,
+            ));
         }
 
         let txn = begin(conn).await?;
@@ -297,24 +358,21 @@ impl Upkeep {
         .await?;
         txn.commit().await?;
         loaded.generation = generation;
-        let mut done = Settled {
+        let done = Settled {
             rescored: recs.len(),
             neighbours,
             rebuilt: false,
             edges,
         };
-        if stored.changes + recs.len() > threshold(stored.documents) {
+        let drifted = stored.changes + recs.len() > threshold(stored.documents);
+        if drifted {
             tracing::info!(
                 changes = stored.changes + recs.len(),
                 documents = stored.documents,
                 "similarity drifted past the rebuild threshold; rebuilding"
             );
-            let (loaded, edges) = self.full_rebuild().await?;
-            *state = Some(loaded);
-            done.rebuilt = true;
-            done.edges = edges;
         }
-        Ok(done)
+        Ok((done, drifted))
     }
 
     /// Scores every recommendation afresh and replaces all edges: a new epoch.
@@ -544,7 +602,10 @@ async fn texts<C: ConnectionTrait>(
         for row in db
             .query_all_raw(statement(
                 backend,
-                &format!("SELECT id, text FROM recommendation WHERE {filter} ORDER BY id"),
+                &format!(
+                    "SELECT id, text FROM recommendation \
+                     WHERE withdrawn_at IS NULL AND {filter} ORDER BY id"
+                ),
                 values,
             ))
             .await?

@@ -15,9 +15,11 @@ use crate::sql::statement;
 pub async fn verify(conn: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
     let mut problems = crate::graph::derived::verify(conn).await?;
     let txn = crate::db::begin_write(conn).await?;
-    let texts: Vec<(i32, String)> = rows(&txn, "SELECT id, text FROM recommendation", |r| {
-        Ok((r.try_get("", "id")?, r.try_get("", "text")?))
-    })
+    let texts: Vec<(i32, String)> = rows(
+        &txn,
+        "SELECT id, text FROM recommendation WHERE withdrawn_at IS NULL",
+        |r| Ok((r.try_get("", "id")?, r.try_get("", "text")?)),
+    )
     .await?;
     let texts: Vec<(i32, &str)> = texts.iter().map(|(i, t)| (*i, t.as_str())).collect();
 
@@ -54,10 +56,14 @@ pub async fn verify(conn: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
         vec![],
     ))
     .await?;
-    let reviews: BTreeSet<i32> = rows(&txn, "SELECT id FROM review", |r| r.try_get("", "id"))
-        .await?
-        .into_iter()
-        .collect();
+    let reviews: BTreeSet<i32> = rows(
+        &txn,
+        "SELECT id FROM review WHERE deleted_at IS NULL",
+        |r| r.try_get("", "id"),
+    )
+    .await?
+    .into_iter()
+    .collect();
     super::upkeep::reindex(&txn, &reviews).await?;
 
     compare(

@@ -25,7 +25,7 @@ mod touched;
 pub mod upkeep;
 
 use futures::future::BoxFuture;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, SqlErr};
+use sea_orm::{DatabaseConnection, DbErr, SqlErr};
 
 pub use touched::{Touched, Unit};
 
@@ -203,12 +203,6 @@ impl WritePath {
     /// does it in the background).
     pub async fn settle(&self) -> Result<crate::similarity::Settled, DbErr> {
         self.similarity.settle().await
-    }
-
-    /// Begins a transaction that writes nothing derived (key management, which no derived
-    /// table reads). Everything else goes through [`WritePath::run`].
-    pub async fn begin_plain(&self) -> Result<DatabaseTransaction, DbErr> {
-        crate::db::begin_write(&self.conn).await
     }
 }
 

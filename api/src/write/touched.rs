@@ -19,10 +19,12 @@ pub struct Touched {
     pub(super) texts: BTreeMap<i32, String>,
     /// Recommendations whose text is new or changed: their similarity is rescored.
     pub(super) rescore: BTreeSet<i32>,
-    /// Recommendations to delete (alone, or with a deleted review).
+    /// Recommendations to withdraw (alone, or with a deleted review): kept with their plan
+    /// and history, their derived rows gone.
     pub(super) removed: BTreeSet<i32>,
-    /// Reviews to delete once their share of the aggregates is gone.
-    pub(super) deleted_reviews: BTreeSet<i32>,
+    /// Reviews to leave as tombstones once their share of the aggregates is gone, with who
+    /// deleted them and why.
+    pub(super) deleted_reviews: BTreeMap<i32, (String, Option<String>)>,
     /// Agencies to delete once their share of the aggregates is gone.
     pub(super) deleted_agencies: BTreeSet<i32>,
     /// `(recommendation, review, from, to)` plan status moves.
@@ -30,8 +32,20 @@ pub struct Touched {
     /// Reviews whose CSPs or year of death changed: their DHRD link is looked for again.
     pub(super) linkable: BTreeSet<i32>,
     pub(super) events: Vec<Event>,
+    /// Audit entries, written with the unit.
+    pub(super) audit: Vec<AuditEntry>,
     /// The whole graph was written (an import): aggregates and similarity are rebuilt.
     pub(super) everything: bool,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub actor: String,
+    pub action: &'static str,
+    pub subject_kind: &'static str,
+    pub subject_id: i32,
+    pub detail: Option<serde_json::Value>,
 }
 
 /// One unit of work: a write transaction and what its writer touched. Writers write base
@@ -99,7 +113,7 @@ impl Unit {
     /// The recommendations of `review` the writer wrote, with their texts (themes, mentions
     /// and search follow; mentions also follow a change of addressees), `new_text`, those
     /// of them whose text is new or changed (similarity follows), and `gone`, those the
-    /// writer leaves for the unit to delete (with their plans and history).
+    /// writer leaves for the unit to withdraw (their plans and history stay).
     pub fn texts_written(
         &mut self,
         review: i32,
@@ -122,15 +136,21 @@ impl Unit {
         self.touched.indexed.insert(review);
     }
 
-    /// Deletes the review (with its recommendations, their plans and history) at the end of
-    /// the unit, after its share of the aggregates is taken out.
-    pub async fn delete_review(&mut self, review: i32) -> Result<(), DbErr> {
+    /// Deletes the review at the end of the unit, after its share of the aggregates is taken
+    /// out: it becomes a tombstone (hidden from reads, restorable), its recommendations are
+    /// withdrawn with their plans and history kept.
+    pub async fn delete_review(
+        &mut self,
+        review: i32,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<(), DbErr> {
         self.reviews_changing(&[review]).await?;
         let recs: Vec<i32> = self
             .txn
             .query_all_raw(statement(
                 self.txn.get_database_backend(),
-                "SELECT id FROM recommendation WHERE review_id = ?",
+                "SELECT id FROM recommendation WHERE review_id = ? AND withdrawn_at IS NULL",
                 vec![review.into()],
             ))
             .await?
@@ -144,8 +164,35 @@ impl Unit {
         self.touched.removed.extend(recs);
         self.touched.indexed.remove(&review);
         self.touched.linkable.remove(&review);
-        self.touched.deleted_reviews.insert(review);
+        self.touched
+            .deleted_reviews
+            .insert(review, (actor.to_owned(), reason.map(str::to_owned)));
+        self.audit(
+            actor,
+            "review.deleted",
+            "review",
+            review,
+            reason.map(|r| serde_json::json!({ "reason": r })),
+        );
         Ok(())
+    }
+
+    /// Records what a write did to something with history, in the unit's audit log.
+    pub fn audit(
+        &mut self,
+        actor: &str,
+        action: &'static str,
+        subject_kind: &'static str,
+        subject_id: i32,
+        detail: Option<serde_json::Value>,
+    ) {
+        self.touched.audit.push(AuditEntry {
+            actor: actor.to_owned(),
+            action,
+            subject_kind,
+            subject_id,
+            detail,
+        });
     }
 
     /// Deletes the agency at the end of the unit. Its links must be gone by then (moved or

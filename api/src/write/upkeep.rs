@@ -1,9 +1,9 @@
 //! Turns what a unit touched into the upkeep of everything derived from it, inside the
 //! unit's transaction, in the order the derivations read each other: themes and mentions
 //! from the texts (mentions skip addressed agencies, so after the links), the search index,
-//! the DHRD link, then the aggregates (which count mentions), then the deferred deletes.
-//! Recommendations the writer left to delete go first, once their similar-lists' readers
-//! are known (the delete cascades to those rows).
+//! the DHRD link, then the aggregates (which count mentions), then the tombstones.
+//! Recommendations the writer left to withdraw go first, once their similar-lists' readers
+//! are known: their derived rows go, the rows themselves stay with their plans and history.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,15 +42,18 @@ pub async fn settle<C: ConnectionTrait>(db: &C, t: Touched) -> Result<Settled, D
         status_moves,
         linkable,
         events,
+        audit,
         everything,
     } = t;
+    let now = chrono::Utc::now();
+    let deleted: BTreeSet<i32> = deleted_reviews.keys().copied().collect();
 
     // Who lists a changed or deleted recommendation as similar, read before the deletes
     // take those rows with them: their lists are rescored too.
     let changed: Vec<i32> = rescore.iter().chain(&removed).copied().collect();
     let relist = listers(db, &changed).await?;
     let gone: Vec<i32> = removed.iter().copied().collect();
-    delete_ids(db, "recommendation", &gone).await?;
+    withdraw(db, &gone, &deleted, now).await?;
 
     let written: Vec<(i32, &str)> = texts.iter().map(|(id, t)| (*id, t.as_str())).collect();
     for chunk in written.chunks(TEXTS) {
@@ -59,16 +62,11 @@ pub async fn settle<C: ConnectionTrait>(db: &C, t: Touched) -> Result<Settled, D
     }
 
     let unindexed: Vec<i32> = removed.iter().copied().collect();
-    crate::search::remove(
-        db,
-        &unindexed,
-        &deleted_reviews.iter().copied().collect::<Vec<_>>(),
-    )
-    .await?;
+    crate::search::remove(db, &unindexed, &deleted.iter().copied().collect::<Vec<_>>()).await?;
     reindex(db, &indexed).await?;
 
     let (linked, ambiguous) = if !everything && !linkable.is_empty() {
-        let scope: Vec<i32> = linkable.difference(&deleted_reviews).copied().collect();
+        let scope: Vec<i32> = linkable.difference(&deleted).copied().collect();
         crate::ingest::dhrd::link(db, Some(&scope)).await?
     } else {
         (0, Vec::new())
@@ -83,15 +81,12 @@ pub async fn settle<C: ConnectionTrait>(db: &C, t: Touched) -> Result<Settled, D
     if everything {
         crate::graph::derived::rebuild(db).await?;
     } else {
-        change.finish(db, &deleted_reviews).await?;
+        change.finish(db, &deleted).await?;
     }
 
-    delete_ids(
-        db,
-        "review",
-        &deleted_reviews.into_iter().collect::<Vec<_>>(),
-    )
-    .await?;
+    for (review, (actor, reason)) in &deleted_reviews {
+        tombstone(db, *review, actor, reason.as_deref(), now).await?;
+    }
     delete_ids(
         db,
         "agency",
@@ -99,6 +94,7 @@ pub async fn settle<C: ConnectionTrait>(db: &C, t: Touched) -> Result<Settled, D
     )
     .await?;
 
+    write_audit(db, &audit, now).await?;
     crate::events::stage(db, &events).await?;
     Ok(Settled {
         events,
@@ -126,7 +122,8 @@ pub(super) async fn reindex<C: ConnectionTrait>(
                 backend,
                 &format!(
                     "SELECT id, review_id, text FROM recommendation \
-                     WHERE review_id IN ({list}) ORDER BY review_id, position"
+                     WHERE review_id IN ({list}) AND withdrawn_at IS NULL \
+                     ORDER BY review_id, position"
                 ),
                 values.clone(),
             ))
@@ -183,6 +180,127 @@ async fn listers<C: ConnectionTrait>(db: &C, ids: &[i32]) -> Result<Vec<i32>, Db
         out.remove(id);
     }
     Ok(out.into_iter().collect())
+}
+
+/// Withdraws recommendations: their derived rows go (links, themes, mentions, similarity
+/// both ways), the rows stay with their plans and history, out of their review's order
+/// (`position = -id`) unless the whole review is being deleted (a restore puts it back in
+/// its order).
+async fn withdraw<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i32],
+    deleted_reviews: &BTreeSet<i32>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    for chunk in ids.chunks(IDS) {
+        let (list, values) = in_list(chunk);
+        for sql in [
+            format!("DELETE FROM recommendation_agency WHERE recommendation_id IN ({list})"),
+            format!("DELETE FROM recommendation_theme WHERE recommendation_id IN ({list})"),
+            format!("DELETE FROM recommendation_mention WHERE recommendation_id IN ({list})"),
+            format!("DELETE FROM recommendation_similarity WHERE recommendation_id IN ({list})"),
+            format!("DELETE FROM recommendation_similarity WHERE other_id IN ({list})"),
+        ] {
+            db.execute_raw(statement(backend, &sql, values.clone()))
+                .await?;
+        }
+        let mut stamped = vec![now.into()];
+        stamped.extend(values.clone());
+        db.execute_raw(statement(
+            backend,
+            &format!("UPDATE recommendation SET withdrawn_at = ? WHERE id IN ({list})"),
+            stamped,
+        ))
+        .await?;
+        let keep: Vec<i32> = deleted_reviews.iter().copied().collect();
+        let mut args = values;
+        let sql = if keep.is_empty() {
+            format!(
+                "UPDATE recommendation SET position = -id WHERE id IN ({list}) AND position > 0"
+            )
+        } else {
+            let (kept, kept_values) = in_list(&keep);
+            args.extend(kept_values);
+            format!(
+                "UPDATE recommendation SET position = -id WHERE id IN ({list}) AND position > 0 \
+                 AND review_id NOT IN ({kept})"
+            )
+        };
+        db.execute_raw(statement(backend, &sql, args)).await?;
+    }
+    Ok(())
+}
+
+/// Leaves a deleted review as a tombstone: who, when, why, and its CSPs' names (for a
+/// restore); its CSP and DHRD links go, so that no read reaches it.
+async fn tombstone<C: ConnectionTrait>(
+    db: &C,
+    review: i32,
+    actor: &str,
+    reason: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let csps: Vec<String> = db
+        .query_all_raw(statement(
+            backend,
+            "SELECT c.name FROM review_csp rc JOIN csp c ON c.id = rc.csp_id \
+             WHERE rc.review_id = ? ORDER BY rc.position",
+            vec![review.into()],
+        ))
+        .await?
+        .iter()
+        .map(|r| r.try_get("", "name"))
+        .collect::<Result<_, _>>()?;
+    db.execute_raw(statement(
+        backend,
+        "UPDATE review SET deleted_at = ?, deleted_by = ?, deleted_reason = ?, deleted_csps = ? \
+         WHERE id = ?",
+        vec![
+            now.into(),
+            actor.into(),
+            reason.map(str::to_owned).into(),
+            serde_json::to_string(&csps).unwrap_or_default().into(),
+            review.into(),
+        ],
+    ))
+    .await?;
+    for table in ["review_csp", "review_incident"] {
+        db.execute_raw(statement(
+            backend,
+            &format!("DELETE FROM {table} WHERE review_id = ?"),
+            vec![review.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+async fn write_audit<C: ConnectionTrait>(
+    db: &C,
+    entries: &[super::touched::AuditEntry],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    use sea_orm::{EntityTrait, NotSet, Set};
+    let rows: Vec<entity::audit_log::ActiveModel> = entries
+        .iter()
+        .map(|e| entity::audit_log::ActiveModel {
+            id: NotSet,
+            at: Set(now),
+            actor: Set(e.actor.clone()),
+            action: Set(e.action.to_owned()),
+            subject_kind: Set(e.subject_kind.to_owned()),
+            subject_id: Set(e.subject_id),
+            detail: Set(e.detail.as_ref().map(|d| d.to_string())),
+        })
+        .collect();
+    for chunk in rows.chunks(IDS) {
+        entity::audit_log::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn delete_ids<C: ConnectionTrait>(db: &C, table: &str, ids: &[i32]) -> Result<(), DbErr> {

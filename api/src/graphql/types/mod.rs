@@ -8,6 +8,7 @@ mod node;
 mod recommendation;
 mod related;
 mod review;
+mod similarity;
 mod theme;
 
 pub use action_plan::{ActionPlan, StatusEvent};
@@ -17,6 +18,7 @@ pub use node::Node;
 pub use recommendation::Recommendation;
 pub use related::{RelatedReason, RelatedRecommendation};
 pub use review::Review;
+pub use similarity::SimilarityStatus;
 pub use theme::{Theme, ThemeTag};
 
 use async_graphql::Context;

@@ -9,6 +9,15 @@ use crate::graphql::loaders::{
     PlanByRecommendation, ReviewById, TagsByRecommendation,
 };
 
+/// Whether a recommendation is still in its review.
+#[derive(async_graphql::Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RecommendationState {
+    /// In its review.
+    Active,
+    /// Left its review; kept with its action plan and status history.
+    Withdrawn,
+}
+
 /// One recommendation of a review, with the agencies it is addressed to.
 #[derive(Clone)]
 pub struct Recommendation(pub recommendation::Model);
@@ -26,9 +35,29 @@ impl Recommendation {
         &self.0.label
     }
 
-    /// 1-based order within the review.
+    /// 1-based order within the review; 0 for a withdrawn recommendation.
     async fn position(&self) -> i32 {
-        self.0.position
+        self.0.position.max(0)
+    }
+
+    /// `ACTIVE`, or `WITHDRAWN`: it left its review (a re-sent review or page without it, or
+    /// the review deleted), and is kept with its plan and history.
+    async fn state(&self) -> RecommendationState {
+        if self.0.withdrawn_at.is_some() {
+            RecommendationState::Withdrawn
+        } else {
+            RecommendationState::Active
+        }
+    }
+
+    /// When it was withdrawn (RFC 3339); null while active.
+    async fn withdrawn_at(&self) -> Option<String> {
+        self.0.withdrawn_at.map(|t| t.to_rfc3339())
+    }
+
+    /// The sender's own identifier of the recommendation (`upsertReview`), if it gave one.
+    async fn external_ref(&self) -> Option<&str> {
+        self.0.external_ref.as_deref()
     }
 
     /// The recommendation's text.

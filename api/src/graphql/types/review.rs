@@ -7,7 +7,7 @@ use crate::graphql::enums::{CaseTag, ReviewType};
 use crate::graphql::ids::{Kind, encode};
 use crate::graphql::loaders::{
     CaseTagsByReview, CspsByReview, IncidentByReview, PossibleDuplicates, ReviewAgencies,
-    ReviewById, ReviewRecommendations,
+    ReviewById, ReviewRecommendations, ReviewRecommendationsWithWithdrawn,
 };
 use crate::graphql::page::{Conn, PageArgs};
 
@@ -126,22 +126,26 @@ impl Review {
             .map(Review))
     }
 
-    /// The review's recommendations in printed order.
+    /// The review's recommendations in printed order. With `includeWithdrawn`, also those
+    /// that have left it (a re-sent review or page without them), after the rest: they keep
+    /// their plans and history.
     #[graphql(complexity = "crate::graphql::page::page_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
     async fn recommendations(
         &self,
         ctx: &Context<'_>,
+        #[graphql(default)] include_withdrawn: bool,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
     ) -> Result<Conn<Recommendation>> {
-        let page = child_page::<ReviewRecommendations>(
-            ctx,
-            self.0.id,
-            PageArgs::new(after, before, first, last),
-        )
-        .await?;
+        let args = PageArgs::new(after, before, first, last);
+        let page = if include_withdrawn {
+            child_page::<ReviewRecommendationsWithWithdrawn>(ctx, self.0.id, args).await?
+        } else {
+            child_page::<ReviewRecommendations>(ctx, self.0.id, args).await?
+        };
         Ok(page.into_connection(Recommendation))
     }
 

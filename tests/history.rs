@@ -1,0 +1,285 @@
+//! Nothing with history is lost by a write: recommendations keep their identity through
+//! re-sends and re-ingests, leave as WITHDRAWN with their plans and history, and a deleted
+//! review is a tombstone an admin restores (issue 14).
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const UPSERT: &str = "mutation($input: UpsertReviewInput!) { upsertReview(input: $input) {
+    outcome review { id recommendations(includeWithdrawn: true) { nodes { id label state actionPlan { status version } } } } } }";
+
+const SET: &str =
+    "mutation($input: SetRecommendationStatusInput!) { setRecommendationStatus(input: $input) {
+    actionPlan { status version } } }";
+
+const HISTORY: &str = "query($id: ID!) { node(id: $id) { ... on Recommendation { state label
+    actionPlan { status version } statusHistory { to version } } } }";
+
+const A: &str = "GP practices to make routine enquiry about domestic abuse at every appointment.";
+const B: &str = "Police to review DASH risk assessment training for call handlers.";
+const C: &str = "Adult social care to audit carers' assessments for hidden quillwort abuse.";
+
+fn rows(rows: &[(&str, &str)]) -> Value {
+    json!(
+        rows.iter()
+            .map(|(l, t)| json!({ "label": l, "text": t, "agencies": ["kent-police"] }))
+            .collect::<Vec<_>>()
+    )
+}
+
+fn upsert_input(recs: Value, allow_withdraw: bool) -> Value {
+    json!({ "input": { "externalRef": "cms-1", "title": "Casefile review", "csps": ["Kent"],
+        "published": "2024-03", "recommendations": recs, "allowWithdraw": allow_withdraw } })
+}
+
+fn ok(body: (u16, Value)) -> Value {
+    assert_eq!(body.0, 200, "{}", body.1);
+    assert!(
+        body.1.get("errors").is_none(),
+        "unexpected errors: {:#}",
+        body.1
+    );
+    body.1["data"].clone()
+}
+
+fn code(body: &(u16, Value)) -> String {
+    body.1["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `(label, id, state, status)` of each recommendation the upsert answered with.
+fn listed(data: &Value) -> Vec<(String, String, String, String)> {
+    data["upsertReview"]["review"]["recommendations"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["label"].as_str().unwrap().to_owned(),
+                n["id"].as_str().unwrap().to_owned(),
+                n["state"].as_str().unwrap().to_owned(),
+                n["actionPlan"]["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn id_of(list: &[(String, String, String, String)], label: &str) -> String {
+    list.iter()
+        .find(|r| r.0 == label)
+        .unwrap_or_else(|| panic!("{label} in {list:?}"))
+        .1
+        .clone()
+}
+
+async fn implement(app: &TestApp, key: &str, id: &str) {
+    let v = app.query(HISTORY, json!({ "id": id })).await["node"]["actionPlan"]["version"]
+        .as_i64()
+        .unwrap();
+    ok(app.post_as(Some(key), SET, json!({ "input": { "id": id, "status": "IMPLEMENTED", "expectedVersion": v, "note": "done" } })).await);
+}
+
+async fn status_events(app: &TestApp) -> i64 {
+    let db = &app.db.conn;
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM status_event",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+async fn assert_derived_exact(app: &TestApp, after: &str) {
+    let diffs = dhr_graph_api::write::check::verify(&app.db.conn)
+        .await
+        .unwrap();
+    assert!(diffs.is_empty(), "after {after}: {diffs:?}");
+}
+
+both! {
+    async fn an_inserted_row_keeps_every_plan_where_it_was(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let editor = create_key(&app.database.url, "cms", "editor");
+        let first = listed(&ok(app.post_as(Some(&editor), UPSERT, upsert_input(rows(&[("1", A), ("2", B)]), false)).await));
+        let two = id_of(&first, "2");
+        implement(&app, &editor, &two).await;
+
+        // A row inserted above "2", and "1" renumbered and edited: ids follow the rows.
+        let edited = "GP practices to make routine enquiry about domestic abuse at every single appointment.";
+        let second = listed(&ok(app.post_as(Some(&editor), UPSERT,
+            upsert_input(rows(&[("1.1", edited), ("1b", C), ("2", B)]), false)).await));
+        assert_eq!(id_of(&second, "2"), two, "{second:?}");
+        assert_eq!(id_of(&second, "1.1"), id_of(&first, "1"), "an edit keeps its id");
+        let inserted = id_of(&second, "1b");
+        assert!(inserted != two && inserted != id_of(&first, "1"));
+        let status = |label: &str| second.iter().find(|r| r.0 == label).unwrap().3.clone();
+        assert_eq!(status("2"), "IMPLEMENTED");
+        assert_eq!(status("1b"), "NOT_STARTED");
+        assert_derived_exact(&app, "an inserted row").await;
+
+        // The sender's own references win over label and text.
+        let referenced = json!([
+            { "label": "1", "text": B, "agencies": ["kent-police"], "externalRef": "r-2" },
+            { "label": "2", "text": A, "agencies": ["kent-police"], "externalRef": "r-1" }]);
+        let third = listed(&ok(app.post_as(Some(&editor), UPSERT, upsert_input(referenced.clone(), true)).await));
+        let fourth = listed(&ok(app.post_as(Some(&editor), UPSERT, upsert_input(json!([
+            { "label": "1", "text": A, "agencies": ["kent-police"], "externalRef": "r-1" },
+            { "label": "2", "text": B, "agencies": ["kent-police"], "externalRef": "r-2" }]), true)).await));
+        assert_eq!(id_of(&fourth, "1"), id_of(&third, "2"), "r-1 kept its id when it moved");
+        assert_eq!(id_of(&fourth, "2"), id_of(&third, "1"), "r-2 kept its id when it moved");
+        assert_derived_exact(&app, "references").await;
+    }
+}
+
+fn page(rows: &[(&str, &str)]) -> String {
+    let mut text = format!(
+        "SOURCE: https://example.org/history/\nSource · Domestic Homicide Review\nHistory review\n\
+         CSP: Kent\nPublished: May 2024\nExtracted: {} recs\nSummary\nWritten for a test.\n\
+         | # | Recommendation | Addressed to |\n|---|---|---|\n",
+        rows.len()
+    );
+    for (l, t) in rows {
+        text.push_str(&format!("| {l} | {t} | Kent Police |\n"));
+    }
+    text
+}
+
+const INGEST: &str = "mutation($text: String!, $allow: Boolean!) { ingestReviewPage(input: { text: $text, allowWithdraw: $allow }) {
+    outcome review { id recommendations(includeWithdrawn: true) { nodes { id label state actionPlan { status version } } } } } }";
+
+both! {
+    async fn a_shrinking_page_is_refused_until_allowed_and_loses_nothing(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let editor = create_key(&app.database.url, "cms", "editor");
+        let full = page(&[("1", A), ("2", B), ("3", C)]);
+        let body = ok(app.post_as(Some(&editor), INGEST, json!({ "text": full, "allow": false })).await);
+        let review = body["ingestReviewPage"]["review"]["id"].as_str().unwrap().to_owned();
+        let nodes = body["ingestReviewPage"]["review"]["recommendations"]["nodes"].as_array().unwrap().clone();
+        let third = nodes[2]["id"].as_str().unwrap().to_owned();
+        implement(&app, &editor, &third).await;
+        let events = status_events(&app).await;
+
+        // Read half-way: the page lost its last row.
+        let shrunk = page(&[("1", A), ("2", B)]);
+        let refused = app.post_as(Some(&editor), INGEST, json!({ "text": shrunk, "allow": false })).await;
+        assert_eq!(code(&refused), "WOULD_WITHDRAW", "{:?}", refused.1);
+        assert_eq!(refused.1["errors"][0]["extensions"]["withheld"][0]["id"], third.as_str(), "{:?}", refused.1);
+        assert_eq!(refused.1["errors"][0]["extensions"]["withheld"][0]["statusEvents"], 1);
+        let still = app.query(HISTORY, json!({ "id": third })).await;
+        assert_eq!(still["node"]["state"], "ACTIVE", "a refused page wrote nothing");
+
+        // Allowed: withdrawn, with its plan and history; hidden from the default lists.
+        let allowed = ok(app.post_as(Some(&editor), INGEST, json!({ "text": shrunk, "allow": true })).await);
+        assert_eq!(allowed["ingestReviewPage"]["outcome"], "UPDATED");
+        let gone = app.query(HISTORY, json!({ "id": third })).await;
+        assert_eq!(gone["node"]["state"], "WITHDRAWN", "{gone}");
+        assert_eq!(gone["node"]["actionPlan"]["status"], "IMPLEMENTED");
+        assert_eq!(gone["node"]["statusHistory"].as_array().unwrap().len(), 1);
+        assert_eq!(status_events(&app).await, events);
+        let q = "query($id: ID!) { node(id: $id) { ... on Review { recommendations { totalCount } all: recommendations(includeWithdrawn: true) { totalCount } } } }";
+        let counts = app.query(q, json!({ "id": review })).await;
+        assert_eq!((counts["node"]["recommendations"]["totalCount"].as_i64(), counts["node"]["all"]["totalCount"].as_i64()), (Some(2), Some(3)));
+        let searched = app.query("{ search(query: \"quillwort\") { totalCount } }", json!({})).await;
+        assert_eq!(searched["search"]["totalCount"], 0, "a withdrawn recommendation is not found by search");
+        // Its plan is kept as it was.
+        let moved = app.post_as(Some(&editor), SET, json!({ "input": { "id": third, "status": "IN_PROGRESS", "expectedVersion": 1 } })).await;
+        assert_eq!(code(&moved), "BAD_USER_INPUT", "{:?}", moved.1);
+        assert_derived_exact(&app, "a withdrawal").await;
+
+        // The full page again: it comes back, same id, plan and history.
+        let back = ok(app.post_as(Some(&editor), INGEST, json!({ "text": full, "allow": false })).await);
+        let nodes = back["ingestReviewPage"]["review"]["recommendations"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), 3);
+        assert_eq!(nodes[2]["id"], third.as_str());
+        assert_eq!(nodes[2]["state"], "ACTIVE");
+        assert_eq!(nodes[2]["actionPlan"]["status"], "IMPLEMENTED");
+        assert_derived_exact(&app, "a restored row").await;
+        let searched = app.query("{ search(query: \"quillwort\") { totalCount } }", json!({})).await;
+        assert!(searched["search"]["totalCount"].as_i64().unwrap() > 0, "{searched}");
+    }
+}
+
+both! {
+    async fn a_deleted_review_is_a_tombstone_an_admin_restores(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let editor = create_key(&app.database.url, "cms", "editor");
+        let admin = create_key(&app.database.url, "root", "admin");
+        let made = listed(&ok(app.post_as(Some(&editor), UPSERT, upsert_input(rows(&[("1", A), ("2", B)]), false)).await));
+        let two = id_of(&made, "2");
+        implement(&app, &editor, &two).await;
+        let review = ok(app.post_as(Some(&editor), UPSERT, upsert_input(rows(&[("1", A), ("2", B)]), false)).await)
+            ["upsertReview"]["review"]["id"].as_str().unwrap().to_owned();
+        let totals = "{ reviews { totalCount } agency(slug: \"kent-police\") { reviewCount } recommendations { totalCount } }";
+        let before = app.query(totals, json!({})).await;
+        let events = status_events(&app).await;
+
+        let del = "mutation($id: ID!) { deleteReview(input: { id: $id, reason: \"entered twice\" }) { deletedId recommendationsDeleted } }";
+        let refused = app.post_as(Some(&editor), del, json!({ "id": review })).await;
+        assert_eq!(code(&refused), "FORBIDDEN");
+        let deleted = ok(app.post_as(Some(&admin), del, json!({ "id": review })).await);
+        assert_eq!(deleted["deleteReview"]["recommendationsDeleted"], 2);
+        let node = app.query("query($id: ID!) { node(id: $id) { id } }", json!({ "id": review })).await;
+        assert_eq!(node["node"], Value::Null, "a tombstone is hidden from reads");
+        let after = app.query(totals, json!({})).await;
+        assert_eq!(after["reviews"]["totalCount"].as_i64().unwrap(), before["reviews"]["totalCount"].as_i64().unwrap() - 1);
+        assert_eq!(after["agency"]["reviewCount"].as_i64().unwrap(), before["agency"]["reviewCount"].as_i64().unwrap() - 1);
+        assert_eq!(after["recommendations"]["totalCount"].as_i64().unwrap(), before["recommendations"]["totalCount"].as_i64().unwrap() - 2);
+        assert_eq!(status_events(&app).await, events, "deleting kept the history");
+        assert_derived_exact(&app, "a delete").await;
+        // Writing it again is refused, not silently re-created.
+        let again = app.post_as(Some(&editor), UPSERT, upsert_input(rows(&[("1", A)]), false)).await;
+        assert_eq!(code(&again), "DELETED", "{:?}", again.1);
+
+        let restore = "mutation($id: ID!) { restoreReview(input: { id: $id }) { review { id recommendations { nodes { id label actionPlan { status } statusHistory { to } } } } } }";
+        assert_eq!(code(&app.post_as(Some(&editor), restore, json!({ "id": review })).await), "FORBIDDEN");
+        let restored = ok(app.post_as(Some(&admin), restore, json!({ "id": review })).await);
+        let nodes = restored["restoreReview"]["review"]["recommendations"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), 2);
+        assert_eq!(nodes[1]["id"], two.as_str());
+        assert_eq!(nodes[1]["actionPlan"]["status"], "IMPLEMENTED");
+        assert_eq!(nodes[1]["statusHistory"].as_array().unwrap().len(), 1);
+        assert_eq!(app.query(totals, json!({})).await, before, "a restore brings every count back");
+        assert_derived_exact(&app, "a restore").await;
+        let twice = app.post_as(Some(&admin), restore, json!({ "id": review })).await;
+        assert_eq!(code(&twice), "BAD_USER_INPUT", "{:?}", twice.1);
+
+        // The audit log kept who did what.
+        use sea_orm::{EntityTrait, QueryOrder};
+        let log = entity::audit_log::Entity::find().order_by_asc(entity::audit_log::Column::Id).all(&app.db.conn).await.unwrap();
+        let actions: Vec<(String, String)> = log.iter().map(|e| (e.action.clone(), e.actor.clone())).collect();
+        assert!(actions.contains(&("review.deleted".into(), "root".into())), "{actions:?}");
+        assert!(actions.contains(&("review.restored".into(), "root".into())), "{actions:?}");
+        assert!(log.iter().any(|e| e.action == "review.deleted" && e.detail.as_deref().is_some_and(|d| d.contains("entered twice"))));
+    }
+}
+
+both! {
+    async fn the_cli_refuses_a_shrinking_page_without_allow_withdraw(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let editor = create_key(&app.database.url, "cms", "editor");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("history.txt");
+        std::fs::write(&file, page(&[("1", A), ("2", B)])).unwrap();
+        assert_eq!(ingest(&app.database.url, &[&file]).0, 0);
+        let q = "{ recommendations(first: 100, filter: { textContains: \"DASH risk assessment training for call\" }) { nodes { id } } }";
+        let id = app.query(q, json!({})).await["recommendations"]["nodes"][0]["id"].as_str().unwrap().to_owned();
+        implement(&app, &editor, &id).await;
+
+        std::fs::write(&file, page(&[("1", A)])).unwrap();
+        let (code, out, err) = ingest(&app.database.url, &[&file]);
+        assert_ne!(code, 0, "{out}");
+        let said = format!("{out}{err}");
+        assert!(said.contains("history.txt") && said.contains("allow-withdraw"), "{said}");
+        assert_eq!(app.query(HISTORY, json!({ "id": id })).await["node"]["state"], "ACTIVE");
+        let (code, out, err) = cli(&["ingest", "--database-url", &app.database.url, "--allow-withdraw", "--quiet", file.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(app.query(HISTORY, json!({ "id": id })).await["node"]["state"], "WITHDRAWN");
+    }
+}
