@@ -31,7 +31,7 @@ const run = (file, variables) => client.request(docs[file].text, variables ?? do
 // Writes need a key: an editor key made with the CLI, as an operator would.
 const editorKey = execFileSync(
   process.env.DHR_GRAPH_BIN,
-  ['keys', 'create', '--database-url', process.env.DHR_GRAPH_DATABASE_URL, '--name', `node-${process.pid}`, '--role', 'editor'],
+  ['keys', 'create', '--database-url', process.env.DHR_GRAPH_DATABASE_URL, '--name', `node-${process.pid}`, '--role', 'editor', '--owner', 'kent'],
   { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
 ).trim();
 const editor = new GraphQLClient(`${base}/graphql`, { headers: { authorization: `Bearer ${editorKey}` } });
