@@ -283,3 +283,55 @@ both! {
         assert_eq!(app.query(HISTORY, json!({ "id": id })).await["node"]["state"], "WITHDRAWN");
     }
 }
+
+both! {
+    async fn a_page_cut_short_withdraws_nothing_without_being_told(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let editor = create_key(&app.database.url, "cms", "editor");
+        let full = page(&[("1", A), ("2", B), ("3", C)]);
+        ok(app.post_as(Some(&editor), INGEST, json!({ "text": full, "allow": false })).await);
+        // The same page, cut after two rows: it still says it has three. No row has a plan,
+        // yet nothing is withdrawn from a page that says it is incomplete.
+        let cut = full.replace(&format!("| 3 | {C} | Kent Police |\n"), "");
+        assert!(cut.contains("Extracted: 3 recs"));
+        let refused = app.post_as(Some(&editor), INGEST, json!({ "text": cut, "allow": false })).await;
+        assert_eq!(code(&refused), "WOULD_WITHDRAW", "{:?}", refused.1);
+        assert_eq!(refused.1["errors"][0]["extensions"]["withheld"].as_array().unwrap().len(), 1);
+        let q = "{ recommendations(filter: { textContains: \"quillwort\" }) { totalCount } }";
+        assert_eq!(app.query(q, json!({})).await["recommendations"]["totalCount"], 1);
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_changes_while_it_is_read_is_refused() {
+    let app = TestApp::with_samples(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A pipe reads as a file whose bytes are not its length (0): what a file still being
+    // written looks like to a reader that asked its size first.
+    let fifo = dir.path().join("growing.txt");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let writer = {
+        let fifo = fifo.clone();
+        let text = page(&[("1", A)]);
+        std::thread::spawn(move || std::fs::write(fifo, text))
+    };
+    let (code, out, err) = ingest(&app.database.url, &[&fifo]);
+    writer.join().unwrap().unwrap();
+    assert_ne!(code, 0, "{out}");
+    let said = format!("{out}{err}");
+    assert!(
+        said.contains("growing.txt") && said.contains("changed while it was read"),
+        "{said}"
+    );
+    let q = "{ reviews(filter: { textContains: \"routine enquiry about domestic abuse at every appointment\" }) { totalCount } }";
+    assert_eq!(
+        app.query(q, json!({})).await["reviews"]["totalCount"],
+        0,
+        "nothing was stored"
+    );
+}

@@ -80,8 +80,25 @@ pub fn collect_paths(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// The text of a file, or why it is not a text page (with the line of the first bad byte).
+/// Reads a page once, into memory; everything after (parsing, the content hash) works on
+/// those bytes. A file that changed while it was read (its length or modification time moved,
+/// or the bytes read are not its length) is refused: it is being written, and half a page
+/// read as a whole one would withdraw the rest.
 fn read_page(path: &Path) -> Result<String, (usize, String)> {
+    let stamp = |m: std::fs::Metadata| (m.len(), m.modified().ok());
+    let before = std::fs::metadata(path)
+        .map(stamp)
+        .map_err(|e| (0, format!("cannot read: {e}")))?;
     let bytes = std::fs::read(path).map_err(|e| (0, format!("cannot read: {e}")))?;
+    let after = std::fs::metadata(path)
+        .map(stamp)
+        .map_err(|e| (0, format!("cannot read: {e}")))?;
+    if before != after || bytes.len() as u64 != after.0 {
+        return Err((
+            0,
+            "the file changed while it was read; ingest it again once it is complete".into(),
+        ));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;

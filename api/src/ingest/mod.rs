@@ -28,8 +28,8 @@ pub enum IngestError {
     Deleted { review_id: i32 },
     /// The page leaves out recommendations that carry an action plan or status history.
     #[error(
-        "this would withdraw {} recommendation(s) with an action plan or status history ({}); \
-         send the page again with allow-withdraw to do so",
+        "this would withdraw {} recommendation(s) with an action plan or status history, or \
+         from a page cut short ({}); send the page again with allow-withdraw to do so",
         withheld.len(),
         withheld.iter().map(|w| format!("{} ({} status events)", w.label, w.status_events)).collect::<Vec<_>>().join(", ")
     )]

@@ -169,7 +169,12 @@ pub async fn store_page(
     let written = write_page(unit.db(), page, key, hash, existing).await?;
     let id = written.stored.review_id;
     if !opts.allow_withdraw {
-        let withheld = with_history(unit.db(), &written.gone).await?;
+        // A page with fewer rows than it says it has is cut short: it withdraws nothing.
+        let withheld = if page.incomplete {
+            all_of(unit.db(), &written.gone).await?
+        } else {
+            with_history(unit.db(), &written.gone).await?
+        };
         if !withheld.is_empty() {
             return Err(super::IngestError::WouldWithdraw {
                 review_id: id,
@@ -231,8 +236,27 @@ async fn in_scope<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Those of `ids` with an action plan or status history, in label order.
+/// Those of `ids` with an action plan or status history.
 async fn with_history<C: ConnectionTrait>(db: &C, ids: &[i32]) -> Result<Vec<Withheld>, DbErr> {
+    withheld(db, ids, true).await
+}
+
+/// All of `ids`, with their status event counts.
+async fn all_of<C: ConnectionTrait>(db: &C, ids: &[i32]) -> Result<Vec<Withheld>, DbErr> {
+    withheld(db, ids, false).await
+}
+
+async fn withheld<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i32],
+    only_with_history: bool,
+) -> Result<Vec<Withheld>, DbErr> {
+    let history = if only_with_history {
+        "AND (EXISTS (SELECT 1 FROM action_plan p WHERE p.recommendation_id = r.id) \
+         OR EXISTS (SELECT 1 FROM status_event e WHERE e.recommendation_id = r.id))"
+    } else {
+        ""
+    };
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
         let (list, values) = crate::sql::in_list(chunk);
@@ -242,9 +266,7 @@ async fn with_history<C: ConnectionTrait>(db: &C, ids: &[i32]) -> Result<Vec<Wit
                 &format!(
                     "SELECT r.id, r.label, (SELECT COUNT(*) FROM status_event e \
                        WHERE e.recommendation_id = r.id) AS events \
-                     FROM recommendation r WHERE r.id IN ({list}) AND (\
-                       EXISTS (SELECT 1 FROM action_plan p WHERE p.recommendation_id = r.id) \
-                       OR EXISTS (SELECT 1 FROM status_event e WHERE e.recommendation_id = r.id))"
+                     FROM recommendation r WHERE r.id IN ({list}) {history} ORDER BY r.id"
                 ),
                 values,
             ))
