@@ -335,3 +335,147 @@ async fn a_file_that_changes_while_it_is_read_is_refused() {
         "nothing was stored"
     );
 }
+
+/// A tiny deterministic generator for the random sequence.
+struct Lcg(u64);
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+}
+
+/// Status events per recommendation, straight from the table.
+async fn events_by_rec(conn: &sea_orm::DatabaseConnection) -> std::collections::BTreeMap<i32, i64> {
+    use sea_orm::ConnectionTrait;
+    conn.query_all_raw(sea_orm::Statement::from_string(
+        conn.get_database_backend(),
+        "SELECT recommendation_id, COUNT(*) AS n FROM status_event GROUP BY recommendation_id",
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            r.try_get::<i32>("", "recommendation_id").unwrap(),
+            r.try_get::<i64>("", "n").unwrap(),
+        )
+    })
+    .collect()
+}
+
+both! {
+    async fn no_sequence_of_writes_loses_a_status_event(backend: Backend) {
+        use dhr_graph_api::domain::PlanStatus;
+        use dhr_graph_api::ingest::{IngestError, StoreOptions, parse_page};
+        use dhr_graph_api::plans::{PlanChange, PlanError};
+        let app = TestApp::with_samples(backend).await;
+        let conn = app.db.conn.clone();
+        let path = dhr_graph_api::write::WritePath::batch(conn.clone());
+        let pool = [A, B, C,
+            "Housing providers to confirm who is present at a property during visits.",
+            "Probation to share risk information with the MARAC before each meeting.",
+            "The CSP to commission training on coercive control for frontline staff.",
+            "Children's social care to record the voice of the child in every assessment."];
+        let source = |n: usize, rows: &[(String, String)]| {
+            let mut text = format!(
+                "SOURCE: https://example.org/prop-{n}/\nSource · Domestic Homicide Review\nProperty review {n}\n\
+                 CSP: Kent\nPublished: May 2024\nExtracted: {} recs\nSummary\nWritten for a test.\n\
+                 | # | Recommendation | Addressed to |\n|---|---|---|\n", rows.len());
+            for (l, t) in rows {
+                text.push_str(&format!("| {l} | {t} | Kent Police |\n"));
+            }
+            text
+        };
+        let mut rng = Lcg(7);
+        let mut before = events_by_rec(&conn).await;
+        let mut deleted: Vec<i32> = Vec::new();
+        let (mut refused, mut moved, mut withdrew, mut restored) = (0, 0, 0, 0);
+        for step in 0..160 {
+            match rng.below(10) {
+                // A page of one of four reviews: a random selection of rows, some edited, some
+                // renumbered; withdrawals allowed half the time.
+                0..4 => {
+                    let n = rng.below(4);
+                    let mut rows = Vec::new();
+                    for (i, t) in pool.iter().enumerate() {
+                        if rng.below(3) > 0 {
+                            let text = if rng.below(5) == 0 { format!("{t} Report to the board.") } else { (*t).to_owned() };
+                            rows.push((format!("{}", i + 1 + rng.below(2)), text));
+                        }
+                    }
+                    if rows.is_empty() { continue; }
+                    let opts = StoreOptions { allow_withdraw: rng.below(2) == 0, ..Default::default() };
+                    match dhr_graph_api::ingest::ingest_page_with(&path, parse_page(&source(n, &rows)).unwrap(), &opts).await {
+                        Ok(_) => {}
+                        Err(IngestError::WouldWithdraw { .. }) => refused += 1,
+                        Err(IngestError::Deleted { .. }) => {}
+                        Err(e) => panic!("step {step}: {e}"),
+                    }
+                }
+                // A plan change on some recommendation, withdrawn or not.
+                4..7 => {
+                    let recs: Vec<(i32, i32)> = {
+                        use sea_orm::{EntityTrait, QueryOrder};
+                        entity::recommendation::Entity::find().order_by_asc(entity::recommendation::Column::Id)
+                            .all(&conn).await.unwrap().into_iter().map(|r| (r.id, r.review_id)).collect()
+                    };
+                    let (id, _) = recs[rng.below(recs.len())];
+                    let version = {
+                        use sea_orm::EntityTrait;
+                        entity::action_plan::Entity::find_by_id(id).one(&conn).await.unwrap().map_or(0, |p| p.version)
+                    };
+                    let status = [PlanStatus::InProgress, PlanStatus::Implemented, PlanStatus::NotStarted][rng.below(3)];
+                    match dhr_graph_api::plans::change(&path, id, version, PlanChange { status: Some(status), ..Default::default() }, "prop").await {
+                        Ok(_) => moved += 1,
+                        Err(PlanError::Withdrawn) => withdrew += 1,
+                        Err(e) => panic!("step {step}: {e}"),
+                    }
+                }
+                // Delete a review, or restore one.
+                7..9 => {
+                    let reviews: Vec<i32> = {
+                        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+                        entity::review::Entity::find().filter(entity::review::Column::DeletedAt.is_null())
+                            .all(&conn).await.unwrap().into_iter().map(|r| r.id).collect()
+                    };
+                    let id = reviews[rng.below(reviews.len())];
+                    dhr_graph_api::curation::delete_review(&path, id, "prop", Some("a test")).await.unwrap();
+                    deleted.push(id);
+                }
+                _ => {
+                    if let Some(id) = deleted.pop() {
+                        dhr_graph_api::curation::restore_review(&path, id, "prop").await.unwrap();
+                        restored += 1;
+                    }
+                }
+            }
+            let now = events_by_rec(&conn).await;
+            for (rec, n) in &before {
+                let still = now.get(rec).copied().unwrap_or(0);
+                assert!(still >= *n, "step {step}: recommendation {rec} had {n} status events, now {still}");
+            }
+            before = now;
+        }
+        assert!(refused > 0 && moved > 0 && withdrew > 0 && restored > 0,
+            "the sequence exercised every kind of write: {refused} {moved} {withdrew} {restored}");
+        let diffs = dhr_graph_api::write::check::verify(&conn).await.unwrap();
+        assert!(diffs.is_empty(), "{diffs:?}");
+
+        // Every stored event stays readable through the API.
+        let q = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Recommendation { statusHistory { version } } } }";
+        let recs: Vec<(i32, i64)> = before.into_iter().collect();
+        for chunk in recs.chunks(100) {
+            let ids: Vec<String> = chunk.iter().map(|(id, _)| dhr_graph_api::graphql::ids::encode(
+                dhr_graph_api::graphql::ids::Kind::Recommendation, *id).to_string()).collect();
+            let data = app.query(q, json!({ "ids": ids })).await;
+            for ((id, n), node) in chunk.iter().zip(data["nodes"].as_array().unwrap()) {
+                let read = node["statusHistory"].as_array().map_or(0, Vec::len) as i64;
+                assert_eq!(read, *n, "recommendation {id}: {node}");
+            }
+        }
+    }
+}
