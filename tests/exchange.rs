@@ -147,7 +147,6 @@ async fn populated(backend: Backend) -> TestApp {
         "Housing to record who is present at visits.",
     ];
     let opts = dhr_graph_api::ingest::StoreOptions {
-        actor: "test".into(),
         allow_withdraw: true,
         ..Default::default()
     };

@@ -367,6 +367,19 @@ async fn events_by_rec(conn: &sea_orm::DatabaseConnection) -> std::collections::
     .collect()
 }
 
+async fn audit_rows(conn: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::ConnectionTrait;
+    conn.query_one_raw(sea_orm::Statement::from_string(
+        conn.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM audit_log",
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get::<i64>("", "n")
+    .unwrap()
+}
+
 both! {
     async fn no_sequence_of_writes_loses_a_status_event(backend: Backend) {
         use dhr_graph_api::domain::PlanStatus;
@@ -393,6 +406,7 @@ both! {
         let mut rng = Lcg(7);
         let mut before = events_by_rec(&conn).await;
         let mut deleted: Vec<i32> = Vec::new();
+        let mut audited = audit_rows(&conn).await;
         let (mut refused, mut moved, mut withdrew, mut restored) = (0, 0, 0, 0);
         for step in 0..160 {
             match rng.below(10) {
@@ -459,6 +473,9 @@ both! {
                 assert!(still >= *n, "step {step}: recommendation {rec} had {n} status events, now {still}");
             }
             before = now;
+            let logged = audit_rows(&conn).await;
+            assert!(logged >= audited, "step {step}: the audit log shrank from {audited} to {logged}");
+            audited = logged;
         }
         assert!(refused > 0 && moved > 0 && withdrew > 0 && restored > 0,
             "the sequence exercised every kind of write: {refused} {moved} {withdrew} {restored}");
@@ -477,5 +494,43 @@ both! {
                 assert_eq!(read, *n, "recommendation {id}: {node}");
             }
         }
+    }
+}
+
+both! {
+    async fn the_audit_log_says_who_did_what_to_whom(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let url = app.database.url.clone();
+        let editor = create_key(&url, "cms", "editor");
+        let curator = create_key(&url, "registry-team", "curator");
+        let admin = create_key(&url, "root", "admin");
+        let made = listed(&ok(app.post_as(Some(&editor), UPSERT, upsert_input(rows(&[("1", A), ("2", B)]), false)).await));
+        let one = id_of(&made, "1");
+        implement(&app, &editor, &one).await;
+        ok(app.post_as(Some(&editor), UPSERT, upsert_input(rows(&[("1", A), ("2", C)]), false)).await);
+        ok(app.post_as(Some(&curator), "mutation { addAgencyAlias(input: { alias: \"Kent Constabulary\", agency: \"kent-police\" }) { agency { id } } }", json!({})).await);
+
+        let log = "query($f: AuditFilter) { auditLog(filter: $f, first: 50) { totalCount nodes { sequence actor action subjectKind subject detail } } }";
+        let refused = app.post_as(Some(&editor), log, json!({})).await;
+        assert_eq!(code(&refused), "FORBIDDEN", "the audit log is for admins");
+        let all = ok(app.post_as(Some(&admin), log, json!({})).await);
+        let nodes = all["auditLog"]["nodes"].as_array().unwrap();
+        let seen: Vec<(String, String)> = nodes.iter().map(|n| (n["actor"].as_str().unwrap().to_owned(), n["action"].as_str().unwrap().to_owned())).collect();
+        for want in [("cms", "review.added"), ("cms", "plan.changed"), ("cms", "review.updated"),
+                     ("cms", "recommendation.withdrawn"), ("registry-team", "agency.alias_added"), ("cli", "key.created")] {
+            assert!(seen.contains(&(want.0.to_owned(), want.1.to_owned())), "{want:?} in {seen:?}");
+        }
+        // Newest first.
+        let seqs: Vec<i64> = nodes.iter().map(|n| n["sequence"].as_i64().unwrap()).collect();
+        assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{seqs:?}");
+        // A plan change says what it changed; a recommendation's entries are found by its id.
+        let about = ok(app.post_as(Some(&admin), log, json!({ "f": { "subject": one } })).await);
+        let plan = about["auditLog"]["nodes"].as_array().unwrap().iter().find(|n| n["action"] == "plan.changed").expect("plan.changed");
+        let detail: Value = serde_json::from_str(plan["detail"].as_str().unwrap()).unwrap();
+        assert_eq!(detail["after"]["status"], "IMPLEMENTED");
+        assert_eq!(plan["subject"], one.as_str());
+        let updates = ok(app.post_as(Some(&admin), log, json!({ "f": { "action": "review.", "actor": "cms" } })).await);
+        assert!(updates["auditLog"]["nodes"].as_array().unwrap().iter().all(|n| n["action"].as_str().unwrap().starts_with("review.")));
+        assert_eq!(updates["auditLog"]["totalCount"], 2, "{updates}");
     }
 }

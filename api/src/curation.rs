@@ -192,7 +192,36 @@ pub async fn merge_in(
         .filter(entity::action_plan::Column::LeadAgencyId.eq(source.id))
         .exec(txn)
         .await?;
+    // A key owned by or scoped to the merged agency now stands for the one that remains
+    // (a scope row it already had is kept once).
+    txn.execute_raw(crate::sql::statement(
+        txn.get_database_backend(),
+        "DELETE FROM api_key_scope WHERE kind = 'agency' AND ref_id = ? AND key_id IN \
+           (SELECT key_id FROM api_key_scope WHERE kind = 'agency' AND ref_id = ?)",
+        vec![source.id.into(), target.id.into()],
+    ))
+    .await?;
+    for sql in [
+        "UPDATE api_key_scope SET ref_id = ? WHERE kind = 'agency' AND ref_id = ?",
+        "UPDATE api_key SET owner_id = ? WHERE owner_kind = 'agency' AND owner_id = ?",
+    ] {
+        txn.execute_raw(crate::sql::statement(
+            txn.get_database_backend(),
+            sql,
+            vec![target.id.into(), source.id.into()],
+        ))
+        .await?;
+    }
     unit.delete_agency(source.id);
+    unit.log(
+        "agency.merged",
+        "agency",
+        target.id,
+        Some(
+            serde_json::json!({ "from": { "slug": source.slug, "name": source.name },
+            "into": { "slug": target.slug, "name": target.name } }),
+        ),
+    );
     Ok(target)
 }
 
@@ -233,6 +262,12 @@ pub async fn add_alias_in(
                 let mut update: agency_alias::ActiveModel = existing.0.into();
                 update.origin = Set(ORIGIN_CURATED.to_owned());
                 update.update(txn).await?;
+                unit.log(
+                    "agency.alias_confirmed",
+                    "agency",
+                    target.id,
+                    Some(serde_json::json!({ "alias": name })),
+                );
                 Ok(target)
             }
             Some(owner) => Err(CurationError::AliasTaken {
@@ -251,6 +286,12 @@ pub async fn add_alias_in(
     }
     .insert(txn)
     .await?;
+    unit.log(
+        "agency.alias_added",
+        "agency",
+        target.id,
+        Some(serde_json::json!({ "alias": tidy(name) })),
+    );
     Ok(target)
 }
 
@@ -278,6 +319,7 @@ pub async fn set_sector_in(
     unit.agency_changing(found.id).await?;
     let txn = unit.db();
     let id = found.id;
+    let was = found.sector.clone();
     let mut update: agency::ActiveModel = found.into();
     update.sector = Set(sector.code().to_owned());
     let updated = update.update(txn).await?;
@@ -294,6 +336,12 @@ pub async fn set_sector_in(
         .filter(recommendation_agency::Column::AgencyId.eq(id))
         .exec(txn)
         .await?;
+    unit.log(
+        "agency.sector_set",
+        "agency",
+        id,
+        Some(serde_json::json!({ "before": was, "after": sector.code() })),
+    );
     Ok(updated)
 }
 
@@ -428,6 +476,12 @@ pub async fn merge_reviews_in(
     }
     .insert(txn)
     .await?;
+    unit.log(
+        "review.merged",
+        "review",
+        keep,
+        Some(serde_json::json!({ "dropped": drop })),
+    );
     Ok(kept)
 }
 

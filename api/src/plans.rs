@@ -179,6 +179,20 @@ pub async fn change_in(
     for e in &applied.published {
         unit.stage(e.clone());
     }
+    let changes: Option<serde_json::Value> = applied
+        .event
+        .changes
+        .as_deref()
+        .and_then(|c| serde_json::from_str(c).ok());
+    unit.log(
+        "plan.changed",
+        "recommendation",
+        applied.recommendation.id,
+        Some(
+            json!({ "version": applied.plan.version, "before": { "status": applied.from_status },
+            "after": { "status": applied.plan.status }, "changes": changes, "by": actor }),
+        ),
+    );
     Ok(applied)
 }
 

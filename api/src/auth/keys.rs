@@ -101,11 +101,24 @@ impl KeySpec {
 /// Through the write path like every write: two callers creating the same name at once
 /// race on the unique name, and the loser's second run answers `NameTaken`.
 pub async fn create(path: &WritePath, spec: &KeySpec) -> Result<String, KeyError> {
-    path.run(spec, |unit, spec| Box::pin(create_in(unit.db(), spec)))
-        .await
+    path.run(spec, |unit, spec| {
+        Box::pin(async move {
+            let (key, id) = create_in(unit.db(), spec).await?;
+            unit.log(
+                "key.created",
+                "key",
+                id,
+                Some(serde_json::json!({ "name": spec.name.trim(),
+                    "role": spec.role.unwrap_or(Role::Reader).code(), "owner": spec.owner,
+                    "csps": spec.csps, "agencies": spec.agencies, "national": spec.national })),
+            );
+            Ok(key)
+        })
+    })
+    .await
 }
 
-async fn create_in<C: ConnectionTrait>(db: &C, spec: &KeySpec) -> Result<String, KeyError> {
+async fn create_in<C: ConnectionTrait>(db: &C, spec: &KeySpec) -> Result<(String, i32), KeyError> {
     let name = spec.name.trim();
     let role = spec.role.unwrap_or(Role::Reader);
     // A name is shown in logs, the audit of changes and `keys list`: no control characters
@@ -178,7 +191,7 @@ async fn create_in<C: ConnectionTrait>(db: &C, spec: &KeySpec) -> Result<String,
             .exec_without_returning(db)
             .await?;
     }
-    Ok(key)
+    Ok((key, row.id))
 }
 
 /// A CSP or an agency, by slug or name: `("csp" | "agency", id)`.
@@ -273,8 +286,19 @@ pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<api_key::Model>, DbE
 
 /// Revokes the named key; revoking twice is harmless.
 pub async fn revoke(path: &WritePath, name: &str) -> Result<api_key::Model, KeyError> {
-    path.run(name, |unit, name| Box::pin(revoke_in(unit.db(), name)))
-        .await
+    path.run(name, |unit, name| {
+        Box::pin(async move {
+            let key = revoke_in(unit.db(), name).await?;
+            unit.log(
+                "key.revoked",
+                "key",
+                key.id,
+                Some(serde_json::json!({ "name": key.name })),
+            );
+            Ok(key)
+        })
+    })
+    .await
 }
 
 async fn revoke_in<C: ConnectionTrait>(db: &C, name: &str) -> Result<api_key::Model, KeyError> {

@@ -137,6 +137,16 @@ pub async fn import_in(unit: &mut Unit, export: &Export) -> Result<ImportSummary
         );
     }
     unit.wrote_everything();
+    unit.log(
+        "graph.imported",
+        "graph",
+        0,
+        Some(
+            serde_json::json!({ "csps": summary.csps, "agencies": summary.agencies,
+            "reviews": summary.reviews, "recommendations": summary.recommendations,
+            "statusEvents": summary.status_events }),
+        ),
+    );
     Ok(summary)
 }
 

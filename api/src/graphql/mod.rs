@@ -1,6 +1,7 @@
 //! The GraphQL schema, built in one place and used by the server, the tests and the
 //! `schema` command.
 
+pub mod audit_query;
 pub mod batch;
 pub mod enums;
 pub mod filters;

@@ -22,6 +22,7 @@ pub struct Query(
     CoreQuery,
     super::graph_query::GraphQuery,
     super::plan_query::PlanQuery,
+    super::audit_query::AuditQuery,
 );
 
 #[derive(Default)]

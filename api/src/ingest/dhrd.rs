@@ -263,6 +263,14 @@ async fn import_in(unit: &mut Unit, records: &[Record]) -> Result<ImportSummary,
         .exec_without_returning(txn)
         .await?;
     }
+    if summary.added + summary.updated > 0 {
+        unit.log(
+            "dhrd.imported",
+            "graph",
+            0,
+            Some(serde_json::json!({ "added": summary.added, "updated": summary.updated })),
+        );
+    }
     Ok(summary)
 }
 

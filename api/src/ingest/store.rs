@@ -87,8 +87,6 @@ pub fn content_hash(page: &ParsedPage) -> String {
 /// carry a plan or history.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Recorded in the audit log (an API key's name, or `cli`).
-    pub actor: String,
     /// A page without some of its review's recommendations withdraws them; when one has an
     /// action plan or status history, only with this set.
     pub allow_withdraw: bool,
@@ -100,7 +98,6 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            actor: "cli".into(),
             allow_withdraw: false,
             scope: Scope::everywhere(),
         }
@@ -166,7 +163,8 @@ pub async fn store_page(
     if let Some(found) = &existing {
         unit.reviews_changing(&[found.id]).await?;
     }
-    let written = write_page(unit.db(), page, key, hash, existing).await?;
+    let before = existing.as_ref().map(review_fields);
+    let written = write_page(unit.db(), page, key.clone(), hash, existing).await?;
     let id = written.stored.review_id;
     if !opts.allow_withdraw {
         // A page with fewer rows than it says it has is cut short: it withdraws nothing.
@@ -185,21 +183,57 @@ pub async fn store_page(
     if written.stored.outcome == Outcome::Added {
         unit.review_created(id);
         unit.stage(crate::events::Event::ReviewAdded { review_id: id });
+        unit.log(
+            "review.added",
+            "review",
+            id,
+            Some(serde_json::json!({ "sourceKey": key, "recommendations": page.rows.len() })),
+        );
+    } else if let Some(before) = before {
+        let after = page_fields(page);
+        let changed: serde_json::Map<String, serde_json::Value> = after
+            .iter()
+            .filter(|(k, v)| before.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let was: serde_json::Map<String, serde_json::Value> = changed
+            .keys()
+            .filter_map(|k| before.get(k).map(|v| (k.clone(), v.clone())))
+            .collect();
+        unit.log(
+            "review.updated",
+            "review",
+            id,
+            Some(serde_json::json!({ "before": was, "after": changed,
+                "recommendations": page.rows.len(), "withdrawn": written.gone.len() })),
+        );
     }
     for (rec, action, detail) in written.audit {
-        unit.audit(&opts.actor, action, "recommendation", rec, Some(detail));
+        unit.log(action, "recommendation", rec, Some(detail));
     }
     for rec in &written.gone {
-        unit.audit(
-            &opts.actor,
-            "recommendation.withdrawn",
-            "recommendation",
-            *rec,
-            None,
-        );
+        unit.log("recommendation.withdrawn", "recommendation", *rec, None);
     }
     unit.texts_written(id, written.texts, written.new_text, &written.gone);
     Ok(written.stored)
+}
+
+/// A stored review's own fields, as the audit log compares them.
+fn review_fields(r: &review::Model) -> serde_json::Map<String, serde_json::Value> {
+    let v = serde_json::json!({
+        "title": r.title, "published": r.published, "yearOfDeath": r.year_of_death,
+        "summary": r.summary, "sourceUrl": r.source_url, "reviewType": r.review_type,
+    });
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// A page's review fields, as [`review_fields`] names them.
+fn page_fields(p: &ParsedPage) -> serde_json::Map<String, serde_json::Value> {
+    let v = serde_json::json!({
+        "title": p.title, "published": p.published.to_string(), "yearOfDeath": p.year_of_death,
+        "summary": p.summary, "sourceUrl": p.source_url, "reviewType": p.review_type.code(),
+    });
+    v.as_object().cloned().unwrap_or_default()
 }
 
 /// Refuses a page whose CSPs, or whose stored review's CSPs, are not all in the scope.

@@ -62,6 +62,8 @@ pub struct WritePath {
     bus: Option<EventBus>,
     similarity: Upkeep,
     metrics: Option<crate::metrics::Metrics>,
+    /// Who writes, for the audit log (`cli` unless [`WritePath::acting_as`] says).
+    actor: std::sync::Arc<str>,
 }
 
 /// What a committed unit's upkeep did besides the writer's own result.
@@ -90,6 +92,7 @@ impl WritePath {
             bus: None,
             similarity,
             metrics: None,
+            actor: "cli".into(),
         }
     }
 
@@ -106,7 +109,21 @@ impl WritePath {
             bus: Some(bus),
             similarity,
             metrics,
+            actor: "cli".into(),
         }
+    }
+
+    /// The same write path, writing as `actor` (an API key's name): every unit it runs
+    /// records that actor in the audit log.
+    pub fn acting_as(&self, actor: &str) -> WritePath {
+        WritePath {
+            actor: actor.into(),
+            ..self.clone()
+        }
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
     }
 
     pub fn conn(&self) -> &DatabaseConnection {
@@ -165,7 +182,7 @@ impl WritePath {
         F: for<'u> FnMut(&'u mut Unit, &'u A) -> BoxFuture<'u, Result<T, E>>,
     {
         let txn = crate::db::begin_write(&self.conn).await?;
-        let mut unit = Unit::new(txn);
+        let mut unit = Unit::new(txn, self.actor.clone());
         let value = match write(&mut unit, args).await {
             Ok(v) => v,
             Err(e) => {

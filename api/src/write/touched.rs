@@ -54,14 +54,33 @@ pub struct AuditEntry {
 pub struct Unit {
     txn: DatabaseTransaction,
     touched: Touched,
+    actor: std::sync::Arc<str>,
 }
 
 impl Unit {
-    pub(super) fn new(txn: DatabaseTransaction) -> Self {
+    pub(super) fn new(txn: DatabaseTransaction, actor: std::sync::Arc<str>) -> Self {
         Unit {
             txn,
             touched: Touched::default(),
+            actor,
         }
+    }
+
+    /// Who the unit writes for (the write path's actor).
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// Records a write in the audit log, as the unit's actor.
+    pub fn log(
+        &mut self,
+        action: &'static str,
+        subject_kind: &'static str,
+        subject_id: i32,
+        detail: Option<serde_json::Value>,
+    ) {
+        let actor = self.actor.clone();
+        self.audit(&actor, action, subject_kind, subject_id, detail);
     }
 
     pub(super) fn into_txn(self) -> DatabaseTransaction {

@@ -36,8 +36,10 @@ async fn review_of(ctx: &Context<'_>, id: i32) -> Result<Review> {
 }
 
 /// The schema's write path: every mutation writes through it.
-fn write_path<'c>(ctx: &Context<'c>) -> &'c crate::write::WritePath {
+/// The schema's write path, writing as the caller (the audit log's actor).
+fn write_path(ctx: &Context<'_>) -> crate::write::WritePath {
     ctx.data_unchecked::<crate::write::WritePath>()
+        .acting_as(caller(ctx).actor())
 }
 
 /// Applies a plan change as the caller, tells subscribers, and answers with the plan.
@@ -48,7 +50,7 @@ async fn apply_plan(
     change: PlanChange,
 ) -> Result<ActionPlanPayload> {
     let applied = plans::change_as(
-        write_path(ctx),
+        &write_path(ctx),
         id,
         expected_version,
         change,
@@ -81,11 +83,10 @@ impl Mutation {
             return Err(ApiError::bad_input("input.text", "must not be empty").into());
         }
         let opts = StoreOptions {
-            actor: caller(ctx).actor().to_owned(),
             allow_withdraw: input.allow_withdraw,
             scope: caller(ctx).scope(),
         };
-        let report = crate::ingest::ingest_text_with(write_path(ctx), &input.text, &opts)
+        let report = crate::ingest::ingest_text_with(&write_path(ctx), &input.text, &opts)
             .await
             .map_err(ApiError::from)?;
         let review_id = report.stored.review_id;
@@ -113,7 +114,6 @@ impl Mutation {
     ) -> Result<ReviewWritePayload> {
         let db = ctx.data_unchecked::<Db>();
         let opts = StoreOptions {
-            actor: caller(ctx).actor().to_owned(),
             allow_withdraw: input.allow_withdraw,
             scope: caller(ctx).scope(),
         };
@@ -123,7 +123,7 @@ impl Mutation {
         if let (Some(owner), Some(r)) = (opts.scope.owner.as_ref(), page.external_ref.as_mut()) {
             *r = format!("{}{r}", owner.ref_prefix());
         }
-        let report = crate::ingest::ingest_page_with(write_path(ctx), page, &opts)
+        let report = crate::ingest::ingest_page_with(&write_path(ctx), page, &opts)
             .await
             .map_err(ApiError::from)?;
         let review_id = report.stored.review_id;
@@ -177,7 +177,7 @@ impl Mutation {
             .map(|r| bounded("input.reason", r, validate::MAX_TEXT))
             .transpose()?;
         let n = crate::curation::delete_review(
-            write_path(ctx),
+            &write_path(ctx),
             id,
             caller(ctx).actor(),
             reason.as_deref(),
@@ -199,7 +199,7 @@ impl Mutation {
         input: RestoreReviewInput,
     ) -> Result<RestoreReviewPayload> {
         let id = decode_as("input.id", &input.id, Kind::Review)?;
-        crate::curation::restore_review(write_path(ctx), id, caller(ctx).actor())
+        crate::curation::restore_review(&write_path(ctx), id, caller(ctx).actor())
             .await
             .map_err(ApiError::from)?;
         Ok(RestoreReviewPayload {
@@ -215,7 +215,7 @@ impl Mutation {
         ctx: &Context<'_>,
         input: MergeAgenciesInput,
     ) -> Result<AgencyPayload> {
-        let merged = crate::curation::merge(write_path(ctx), &input.from, &input.into)
+        let merged = crate::curation::merge(&write_path(ctx), &input.from, &input.into)
             .await
             .map_err(ApiError::from)?;
         Ok(AgencyPayload {
@@ -231,7 +231,7 @@ impl Mutation {
         input: AddAgencyAliasInput,
     ) -> Result<AgencyPayload> {
         let alias = bounded("input.alias", &input.alias, MAX_NAME)?;
-        let agency = crate::curation::add_alias(write_path(ctx), &alias, &input.agency)
+        let agency = crate::curation::add_alias(&write_path(ctx), &alias, &input.agency)
             .await
             .map_err(ApiError::from)?;
         Ok(AgencyPayload {
@@ -254,7 +254,7 @@ impl Mutation {
             agencies: input.agencies.clone(),
             national: input.national,
         };
-        let key = keys::create(write_path(ctx), &spec)
+        let key = keys::create(&write_path(ctx), &spec)
             .await
             .map_err(key_error)?;
         Ok(CreateApiKeyPayload {
@@ -271,7 +271,7 @@ impl Mutation {
         ctx: &Context<'_>,
         input: RevokeApiKeyInput,
     ) -> Result<RevokeApiKeyPayload> {
-        let key = keys::revoke(write_path(ctx), &input.name)
+        let key = keys::revoke(&write_path(ctx), &input.name)
             .await
             .map_err(key_error)?;
         Ok(RevokeApiKeyPayload {
