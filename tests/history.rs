@@ -135,6 +135,12 @@ both! {
         assert_eq!(id_of(&fourth, "1"), id_of(&third, "2"), "r-1 kept its id when it moved");
         assert_eq!(id_of(&fourth, "2"), id_of(&third, "1"), "r-2 kept its id when it moved");
         assert_derived_exact(&app, "references").await;
+        // One reference names one recommendation.
+        let twice = app.post_as(Some(&editor), UPSERT, upsert_input(json!([
+            { "label": "1", "text": A, "agencies": ["kent-police"], "externalRef": "r-1" },
+            { "label": "2", "text": B, "agencies": ["kent-police"], "externalRef": "r-1" }]), true)).await;
+        assert_eq!(code(&twice), "BAD_USER_INPUT", "{:?}", twice.1);
+        assert_eq!(twice.1["errors"][0]["extensions"]["field"], "input.recommendations[1].externalRef");
     }
 }
 

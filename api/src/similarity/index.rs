@@ -74,6 +74,12 @@ impl Index {
         for ((id, _), tf) in docs.iter().zip(tfs) {
             index.place(*id, &tf);
         }
+        // Grown one push at a time, a posting list holds up to twice its length; the server
+        // keeps the index for as long as it runs.
+        for p in &mut index.postings {
+            p.shrink_to_fit();
+        }
+        index.vocab.shrink_to_fit();
         index
     }
 

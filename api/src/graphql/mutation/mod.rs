@@ -20,6 +20,9 @@ use crate::ingest::StoreOptions;
 use crate::plans::{self, PlanChange};
 use validate::{MAX_NAME, bounded};
 
+/// CSPs or agencies one key's scope may name: a region's worth, not a database's.
+const MAX_SCOPE: usize = 200;
+
 #[derive(Default)]
 pub struct Mutation;
 
@@ -246,6 +249,14 @@ impl Mutation {
         ctx: &Context<'_>,
         input: CreateApiKeyInput,
     ) -> Result<CreateApiKeyPayload> {
+        for (field, list) in [
+            ("input.csps", &input.csps),
+            ("input.agencies", &input.agencies),
+        ] {
+            if list.len() > MAX_SCOPE {
+                return Err(ApiError::bad_input(field, format!("more than {MAX_SCOPE}")).into());
+            }
+        }
         let spec = keys::KeySpec {
             name: input.name.clone(),
             role: Some(input.role.into()),

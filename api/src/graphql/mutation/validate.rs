@@ -110,8 +110,16 @@ pub(super) async fn upsert_page(
         .map(|a| (a.slug, a.name))
         .collect();
     let mut rows = Vec::with_capacity(input.recommendations.len());
+    let mut refs = std::collections::HashSet::new();
     for (i, r) in input.recommendations.iter().enumerate() {
         let field = |f: &str| format!("input.recommendations[{i}].{f}");
+        // A reference names one recommendation: sent twice, the second would take a new id
+        // under the same name, and the next upsert could not tell them apart.
+        if let Some(x) = &r.external_ref
+            && !refs.insert(x.trim())
+        {
+            return Err(ApiError::bad_input(field("externalRef"), "listed twice"));
+        }
         let mut addressees = Vec::new();
         for (j, slug) in r.agencies.iter().enumerate() {
             let name = known.get(&slug.trim().to_lowercase()).ok_or_else(|| {
