@@ -293,3 +293,78 @@ both! {
         assert_eq!(d["agencies"]["nodes"], json!([{ "name": "West Midlands Police", "reviewCount": 2 }]));
     }
 }
+
+both! {
+    async fn reresolve_shows_then_writes_what_the_registry_now_says(backend: Backend) {
+        use sea_orm::ConnectionTrait;
+        let app = TestApp::with_samples(backend).await;
+        let url = app.database.url.clone();
+        let conn = app.db.conn.clone();
+        // The samples were resolved by this registry: nothing to change.
+        let (code, out, err) = cli(&["agencies", "--database-url", &url, "reresolve"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.trim_end().ends_with(")") && out.starts_with("0 of "), "{out}");
+
+        // An older registry's decision, written properly (through the write path): two
+        // GP practice recommendations sent to Kent Police, one of them by a curator.
+        let q = "{ recommendations(first: 2, filter: { agency: \"gp-practice\" }) { nodes { id label review { id } } } }";
+        let recs = app.query(q, json!({})).await["recommendations"]["nodes"].as_array().unwrap().clone();
+        let id = |v: &Value| dhr_graph_api::graphql::ids::decode("id", &async_graphql::ID(v.as_str().unwrap().to_owned())).unwrap().1;
+        let (wrong, curated) = (id(&recs[0]["id"]), id(&recs[1]["id"]));
+        let reviews = vec![id(&recs[0]["review"]["id"]), id(&recs[1]["review"]["id"])];
+        let path = dhr_graph_api::write::WritePath::batch(conn.clone());
+        path.run(&reviews, |unit, reviews| Box::pin(async move {
+            unit.reviews_changing(reviews).await?;
+            let b = unit.db().get_database_backend();
+            for (rec, method) in [(wrong, "REGISTRY"), (curated, "CURATED")] {
+                unit.db().execute_raw(dhr_graph_api::sql::statement(b,
+                    "UPDATE recommendation_agency SET agency_id = (SELECT id FROM agency WHERE slug = 'kent-police'), method = ? \
+                     WHERE recommendation_id = ? AND agency_id = (SELECT id FROM agency WHERE slug = 'gp-practice')",
+                    vec![method.into(), rec.into()])).await?;
+            }
+            // Mentions skip addressed agencies: they follow the links.
+            for (i, rec) in [wrong, curated].into_iter().enumerate() {
+                let text: String = unit.db().query_one_raw(dhr_graph_api::sql::statement(b,
+                    "SELECT text FROM recommendation WHERE id = ?", vec![rec.into()])).await?
+                    .unwrap().try_get("", "text")?;
+                unit.texts_written(reviews[i], vec![(rec, text)], [], &[]);
+            }
+            Ok::<_, sea_orm::DbErr>(())
+        })).await.unwrap();
+        let diffs = dhr_graph_api::write::check::verify(&conn).await.unwrap();
+        assert!(diffs.is_empty(), "{diffs:?}");
+        let agencies_of = |rec: i32| {
+            let conn = conn.clone();
+            async move {
+                conn.query_all_raw(sea_orm::Statement::from_string(conn.get_database_backend(), format!(
+                    "SELECT a.slug FROM recommendation_agency ra JOIN agency a ON a.id = ra.agency_id \
+                     WHERE ra.recommendation_id = {rec} ORDER BY ra.position"))).await.unwrap()
+                    .iter().map(|r| r.try_get::<String>("", "slug").unwrap()).collect::<Vec<_>>()
+            }
+        };
+        let before = agencies_of(wrong).await;
+        assert!(before.contains(&"kent-police".to_owned()) && !before.contains(&"gp-practice".to_owned()), "{before:?}");
+
+        // A dry run shows the change and writes nothing.
+        let (code, out, err) = cli(&["agencies", "--database-url", &url, "reresolve"]);
+        assert_eq!(code, 0, "{err}");
+        let line = out.lines().find(|l| l.contains("\t->\t")).unwrap_or_else(|| panic!("{out}"));
+        let (was, now) = line.split_once("\t->\t").unwrap();
+        assert!(was.contains("kent-police"), "{line}");
+        assert!(now.contains("gp-practice"), "{line}");
+        assert!(out.contains("1 of ") && out.contains("would name") && out.contains("--apply"), "{out}");
+        assert_eq!(agencies_of(wrong).await, before, "a dry run writes nothing");
+
+        // Applied: the registry's answer, everything derived with it; the curator's stays.
+        let (code, out, err) = cli(&["agencies", "--database-url", &url, "reresolve", "--apply"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("1 of ") && out.contains("now name"), "{out}");
+        let after = agencies_of(wrong).await;
+        assert!(after.contains(&"gp-practice".to_owned()), "{after:?}");
+        assert!(agencies_of(curated).await.contains(&"kent-police".to_owned()), "a curator's decision stands");
+        let diffs = dhr_graph_api::write::check::verify(&conn).await.unwrap();
+        assert!(diffs.is_empty(), "{diffs:?}");
+        let (_, again, _) = cli(&["agencies", "--database-url", &url, "reresolve"]);
+        assert!(again.starts_with("0 of "), "{again}");
+    }
+}

@@ -140,6 +140,41 @@ async fn agencies(args: AgenciesArgs) -> ExitCode {
         AgencyAction::Explain { name, csp } => {
             curation::explain(&db.conn, name, csp.as_deref()).await
         }
+        AgencyAction::Reresolve { apply } => {
+            match crate::registry::reresolve::reresolve(&path, *apply).await {
+                Ok(report) => {
+                    let mut out = String::new();
+                    for r in &report.relinked {
+                        out.push_str(&format!(
+                            "{}\t{}\t{}\t->\t{}\n",
+                            r.review,
+                            r.label,
+                            r.before.join(" | "),
+                            r.after.join(" | ")
+                        ));
+                    }
+                    out.push_str(&format!(
+                        "{} of {} recommendations {} other agencies ({} with a curator's \
+                         decision left alone){}",
+                        report.relinked.len(),
+                        report.recommendations,
+                        if report.applied {
+                            "now name"
+                        } else {
+                            "would name"
+                        },
+                        report.curated,
+                        if report.applied || report.relinked.is_empty() {
+                            ""
+                        } else {
+                            "; run again with --apply to write them"
+                        }
+                    ));
+                    Ok(out)
+                }
+                Err(e) => Err(curation::CurationError::Db(e)),
+            }
+        }
     };
     match result {
         Ok(message) => {

@@ -214,6 +214,14 @@ pub enum AgencyAction {
         #[arg(long)]
         csp: Option<String>,
     },
+    /// Resolve every stored addressee again with this version's registry and show what would
+    /// change (recommendations with a curator's decision are left alone). Nothing is written
+    /// without --apply, which writes it all in one transaction.
+    Reresolve {
+        /// Write the changes.
+        #[arg(long)]
+        apply: bool,
+    },
 }
 
 #[derive(Args, Debug, Clone)]

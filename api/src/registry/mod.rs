@@ -6,6 +6,7 @@
 //! lookups, never a scan (ingest speed must not depend on how many bodies are known).
 //! [`resolve`] decides what a printed addressee names, in the issue-12 order.
 
+pub mod reresolve;
 pub mod resolve;
 
 use std::collections::{BTreeSet, HashMap};
