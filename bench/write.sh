@@ -72,14 +72,14 @@ wait_current() {
 if [ "${STATUS_ONLY:-0}" != 1 ]; then
   # The server loads the similarity index as it starts; the first write waits for that.
   upsert() { # upsert N: the body of the N-th review's upsert
-    jq --argjson n "$1" --arg total "$total" '
+    jq --argjson n "$1" --arg total "$total" --arg run "$$" '
       .data.recommendations.nodes as $r
       | [range(0; 15) as $i | $r[(($n * 15 + $i) * 7) % ($total | tonumber)]
          | { label: "\(.id | .[-4:])", text: (.text + " Report progress to the partnership board."),
              agencies: [.agencies[].slug] }]
       | to_entries | map(.value.label = "\(.key + 1)" | .value)
       | { query: "mutation($input: UpsertReviewInput!) { upsertReview(input: $input) { outcome review { recommendations(first: 15) { nodes { id } } } } }",
-          variables: { input: { externalRef: "bench-\($n)", title: "Benchmark review \($n)",
+          variables: { input: { externalRef: "bench-\($run)-\($n)", title: "Benchmark review \($run)-\($n)",
             csps: ["Benchmarkshire"], published: "2025-06", recommendations: . } } }' "$tmp/recs.out"
   }
   upsert 0 >"$tmp/u.json"; gql "$tmp/u.json" >/dev/null; wait_current
