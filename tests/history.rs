@@ -540,3 +540,26 @@ both! {
         assert_eq!(updates["auditLog"]["totalCount"], 2, "{updates}");
     }
 }
+
+both! {
+    async fn a_deleted_dhrd_record_restores_with_its_csp(backend: Backend) {
+        use sea_orm::ConnectionTrait;
+        let app = TestApp::with_samples(backend).await;
+        let admin = create_key(&app.database.url, "root", "admin");
+        let path = dhr_graph_api::write::WritePath::batch(app.db.conn.clone());
+        let csv = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/samples/dhrd/incidents.csv")).unwrap();
+        dhr_graph_api::ingest::dhrd::import(&path, &csv).await.unwrap();
+        let conn = &app.db.conn;
+        let row = conn.query_one_raw(sea_orm::Statement::from_string(conn.get_database_backend(),
+            "SELECT id FROM review WHERE source_key LIKE 'dhrd:%' ORDER BY id LIMIT 1")).await.unwrap().unwrap();
+        let id = dhr_graph_api::graphql::ids::encode(dhr_graph_api::graphql::ids::Kind::Review, row.try_get::<i32>("", "id").unwrap()).to_string();
+        let q = "query($id: ID!) { node(id: $id) { ... on Review { title csps { slug } } } }";
+        let before = app.query(q, json!({ "id": id })).await;
+        assert!(!before["node"]["csps"].as_array().unwrap().is_empty(), "{before}");
+        ok(app.post_as(Some(&admin), "mutation($id: ID!) { deleteReview(input: { id: $id }) { deletedId } }", json!({ "id": id })).await);
+        assert_eq!(app.query(q, json!({ "id": id })).await["node"], Value::Null);
+        ok(app.post_as(Some(&admin), "mutation($id: ID!) { restoreReview(input: { id: $id }) { review { id } } }", json!({ "id": id })).await);
+        assert_eq!(app.query(q, json!({ "id": id })).await, before);
+        assert_derived_exact(&app, "a DHRD record restored").await;
+    }
+}

@@ -328,6 +328,23 @@ pub async fn rewrite_review(
     if csps.is_empty() {
         return Err(bad("CSPs"));
     }
+    if review.published.is_none() {
+        // A DHRD record: no page and no recommendations, only its CSP links to put back.
+        let links: Vec<review_csp::ActiveModel> = resolve_csps(unit.db(), csps)
+            .await?
+            .into_iter()
+            .enumerate()
+            .map(|(i, csp_id)| review_csp::ActiveModel {
+                review_id: Set(review.id),
+                csp_id: Set(csp_id),
+                position: Set(i as i32 + 1),
+            })
+            .collect();
+        review_csp::Entity::insert_many(links)
+            .exec_without_returning(unit.db())
+            .await?;
+        return Ok(());
+    }
     let ids: Vec<i32> = recs.iter().map(|r| r.id).collect();
     // Back in the review first, so that each row finds its own stored row.
     for chunk in ids.chunks(500) {

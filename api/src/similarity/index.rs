@@ -274,7 +274,12 @@ fn term_counts(vocab: &mut HashMap<String, u32>, df: &mut Vec<u32>, text: &str) 
         }
         *tf.entry(id).or_insert(0.0) += 1.0;
     }
-    tf.into_iter().collect()
+    // In term order: the norm is summed in this order, and a hash map's order differs from
+    // one map to the next, which moved scores in their last bits between a rebuild and an
+    // insert of the same text.
+    let mut out: Vec<(u32, f32)> = tf.into_iter().collect();
+    out.sort_unstable_by_key(|(t, _)| *t);
+    out
 }
 
 #[cfg(test)]
