@@ -147,9 +147,9 @@ both! {
             .query_all_raw(sea_orm::Statement::from_string(conn.get_database_backend(),
                 "SELECT id FROM review ORDER BY id LIMIT 3"))
             .await.unwrap().iter().map(|r| r.try_get_by_index::<i32>(0).unwrap()).collect();
-        dhr_graph_api::curation::merge_reviews(&path, reviews[0], reviews[1], "test").await.unwrap();
+        dhr_graph_api::curation::merge_reviews(&path, reviews[0], reviews[1]).await.unwrap();
         assert_exact(&conn, "a review merge").await;
-        dhr_graph_api::curation::delete_review(&path, reviews[2], "test", None).await.unwrap();
+        dhr_graph_api::curation::delete_review(&path, reviews[2], None).await.unwrap();
         assert_exact(&conn, "a review deleted").await;
 
         // Export, and import into an empty database.

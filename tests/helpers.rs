@@ -653,3 +653,35 @@ impl HealthWatch {
         );
     }
 }
+
+/// A tiny deterministic generator, for tests that write in a random (but repeatable) order.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+}
+
+/// The `data` of a `post_as` answer that must have succeeded.
+pub fn ok_data(body: (u16, Value)) -> Value {
+    assert_eq!(body.0, 200, "{}", body.1);
+    assert!(
+        body.1.get("errors").is_none(),
+        "unexpected errors: {:#}",
+        body.1
+    );
+    body.1["data"].clone()
+}
+
+/// The first error's `extensions.code` of a `post_as` answer ("" when none).
+pub fn code_of(body: &(u16, Value)) -> String {
+    body.1["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}

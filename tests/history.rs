@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use crate::helpers::{code_of as code, ok_data as ok};
 
 const UPSERT: &str = "mutation($input: UpsertReviewInput!) { upsertReview(input: $input) {
     outcome review { id recommendations(includeWithdrawn: true) { nodes { id label state actionPlan { status version } } } } } }";
@@ -31,23 +32,6 @@ fn rows(rows: &[(&str, &str)]) -> Value {
 fn upsert_input(recs: Value, allow_withdraw: bool) -> Value {
     json!({ "input": { "externalRef": "cms-1", "title": "Casefile review", "csps": ["Kent"],
         "published": "2024-03", "recommendations": recs, "allowWithdraw": allow_withdraw } })
-}
-
-fn ok(body: (u16, Value)) -> Value {
-    assert_eq!(body.0, 200, "{}", body.1);
-    assert!(
-        body.1.get("errors").is_none(),
-        "unexpected errors: {:#}",
-        body.1
-    );
-    body.1["data"].clone()
-}
-
-fn code(body: &(u16, Value)) -> String {
-    body.1["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// `(label, id, state, status)` of each recommendation the upsert answered with.
@@ -342,18 +326,6 @@ async fn a_file_that_changes_while_it_is_read_is_refused() {
     );
 }
 
-/// A tiny deterministic generator for the random sequence.
-struct Lcg(u64);
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
-    }
-}
-
 /// Status events per recommendation, straight from the table.
 async fn events_by_rec(conn: &sea_orm::DatabaseConnection) -> std::collections::BTreeMap<i32, i64> {
     use sea_orm::ConnectionTrait;
@@ -463,12 +435,12 @@ both! {
                             .all(&conn).await.unwrap().into_iter().map(|r| r.id).collect()
                     };
                     let id = reviews[rng.below(reviews.len())];
-                    dhr_graph_api::curation::delete_review(&path, id, "prop", Some("a test")).await.unwrap();
+                    dhr_graph_api::curation::delete_review(&path, id, Some("a test")).await.unwrap();
                     deleted.push(id);
                 }
                 _ => {
                     if let Some(id) = deleted.pop() {
-                        dhr_graph_api::curation::restore_review(&path, id, "prop").await.unwrap();
+                        dhr_graph_api::curation::restore_review(&path, id).await.unwrap();
                         restored += 1;
                     }
                 }

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use crate::helpers::{code_of as code, ok_data as ok};
 
 const UPSERT: &str = "mutation($input: UpsertReviewInput!) { upsertReview(input: $input) {
     outcome review { id csps { slug } recommendations { nodes { id text actionPlan { status version } } } } } }";
@@ -13,22 +14,6 @@ fn input(csp: &str, texts: &[&str]) -> Value {
         "recommendations": texts.iter().enumerate()
             .map(|(i, t)| json!({ "label": format!("{}", i + 1), "text": t, "agencies": ["kent-police"] }))
             .collect::<Vec<_>>() } })
-}
-
-fn code(body: &(u16, Value)) -> String {
-    body.1["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn ok(body: (u16, Value)) -> Value {
-    assert!(
-        body.1.get("errors").is_none(),
-        "unexpected errors: {:#}",
-        body.1
-    );
-    body.1["data"].clone()
 }
 
 /// The slug of the (first) CSP of the sample review with this title.

@@ -164,9 +164,9 @@ both! {
         assert!(merged.review_count > 0, "the merged agency's counts are read after the commit");
         assert_exact(&path, "an agency merge").await;
         let reviews = ids(&conn, "SELECT id FROM review WHERE source_key NOT LIKE 'dhrd:%' ORDER BY id LIMIT 3").await;
-        curation::merge_reviews(&path, reviews[0], reviews[1], "test").await.unwrap();
+        curation::merge_reviews(&path, reviews[0], reviews[1]).await.unwrap();
         assert_exact(&path, "a review merge").await;
-        curation::delete_review(&path, reviews[2], "test", None).await.unwrap();
+        curation::delete_review(&path, reviews[2], None).await.unwrap();
         assert_exact(&path, "a review deleted").await;
 
         // The whole graph into an empty database, as one unit.
@@ -251,7 +251,7 @@ both! {
             .run(&(), |unit: &mut Unit, _| {
                 Box::pin(async move {
                     unit.agency_changing(agency).await?;
-                    unit.delete_review(review, "test", None).await?;
+                    unit.delete_review(review, None).await?;
                     unit.delete_agency(agency);
                     Ok(())
                 })
@@ -260,18 +260,6 @@ both! {
         assert!(failed.is_err(), "an agency still linked elsewhere cannot go");
         assert_eq!(dump(&conn).await, before, "a failed upkeep left rows behind");
         assert!(write::check::verify(&conn).await.unwrap().is_empty());
-    }
-}
-
-/// A tiny deterministic generator for the random writes.
-struct Lcg(u64);
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n
     }
 }
 
@@ -321,7 +309,7 @@ both! {
                     let i = rng.below(live.len());
                     let key = dhr_graph_api::ingest::store::source_key(&live.remove(i));
                     let id = ids(&conn, &format!("SELECT id FROM review WHERE source_key = '{key}'")).await[0];
-                    dhr_graph_api::curation::delete_review(&path, id, "test", None).await.unwrap();
+                    dhr_graph_api::curation::delete_review(&path, id, None).await.unwrap();
                 }
             }
             let done = path.settle().await.unwrap();

@@ -211,7 +211,7 @@ async fn reviews(args: ReviewsArgs) -> ExitCode {
         Err(code) => return code,
     };
     let path = WritePath::batch(db.conn.clone());
-    match crate::curation::merge_reviews(&path, keep_id, drop_id, "cli").await {
+    match crate::curation::merge_reviews(&path, keep_id, drop_id).await {
         Ok(kept) => {
             if let Err(e) = path.settle().await {
                 eprintln!("dhr-graph reviews: merged, but similarity failed: {e}");

@@ -405,12 +405,9 @@ pub async fn merge_reviews(
     path: &WritePath,
     keep: i32,
     drop: i32,
-    actor: &str,
 ) -> Result<review::Model, CurationError> {
-    path.run(actor, |unit, actor| {
-        Box::pin(merge_reviews_in(unit, keep, drop, actor))
-    })
-    .await
+    path.run(&(), |unit, _| Box::pin(merge_reviews_in(unit, keep, drop)))
+        .await
 }
 
 /// [`merge_reviews`] inside a unit of work.
@@ -418,7 +415,6 @@ pub async fn merge_reviews_in(
     unit: &mut Unit,
     keep: i32,
     drop: i32,
-    actor: &str,
 ) -> Result<review::Model, CurationError> {
     if keep == drop {
         return Err(CurationError::SameReview);
@@ -441,7 +437,7 @@ pub async fn merge_reviews_in(
     // The dropped listing stays as a tombstone: its recommendations' plans and history
     // are kept (withdrawn), and its CSPs are read before the tombstone unlinks them.
     let reason = format!("merged into review {keep}");
-    unit.delete_review(drop, actor, Some(&reason)).await?;
+    unit.delete_review(drop, Some(&reason)).await?;
     let txn = unit.db();
 
     let csps_of = |id: i32| {
@@ -492,11 +488,10 @@ pub async fn merge_reviews_in(
 pub async fn delete_review(
     path: &WritePath,
     id: i32,
-    actor: &str,
     reason: Option<&str>,
 ) -> Result<usize, CurationError> {
-    path.run(&(actor, reason), |unit, (actor, reason)| {
-        Box::pin(delete_review_in(unit, id, actor, *reason))
+    path.run(&reason, |unit, reason| {
+        Box::pin(delete_review_in(unit, id, *reason))
     })
     .await
 }
@@ -505,7 +500,6 @@ pub async fn delete_review(
 pub async fn delete_review_in(
     unit: &mut Unit,
     id: i32,
-    actor: &str,
     reason: Option<&str>,
 ) -> Result<usize, CurationError> {
     let found = review::Entity::find_by_id(id)
@@ -513,29 +507,19 @@ pub async fn delete_review_in(
         .await?
         .filter(|r| r.deleted_at.is_none())
         .ok_or_else(|| CurationError::NoReview(id.to_string()))?;
-    unit.delete_review(found.id, actor, reason).await?;
+    unit.delete_review(found.id, reason).await?;
     Ok(found.recommendation_count as usize)
 }
 
 /// Restores a deleted review: its CSPs, and the recommendations the delete withdrew (not
 /// those withdrawn before it), with their plans and history; everything derived follows.
-pub async fn restore_review(
-    path: &WritePath,
-    id: i32,
-    actor: &str,
-) -> Result<review::Model, CurationError> {
-    path.run(actor, |unit, actor| {
-        Box::pin(restore_review_in(unit, id, actor))
-    })
-    .await
+pub async fn restore_review(path: &WritePath, id: i32) -> Result<review::Model, CurationError> {
+    path.run(&(), |unit, _| Box::pin(restore_review_in(unit, id)))
+        .await
 }
 
 /// [`restore_review`] inside a unit of work.
-pub async fn restore_review_in(
-    unit: &mut Unit,
-    id: i32,
-    actor: &str,
-) -> Result<review::Model, CurationError> {
+pub async fn restore_review_in(unit: &mut Unit, id: i32) -> Result<review::Model, CurationError> {
     let found = review::Entity::find_by_id(id)
         .one(unit.db())
         .await?
@@ -572,7 +556,7 @@ pub async fn restore_review_in(
     // again from its own rows (which re-resolves their addressees and re-derives the rest).
     unit.review_created(id);
     crate::ingest::store::rewrite_review(unit, &restored, &csps, &recs).await?;
-    unit.audit(actor, "review.restored", "review", id, None);
+    unit.log("review.restored", "review", id, None);
     Ok(restored)
 }
 

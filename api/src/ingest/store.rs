@@ -168,11 +168,7 @@ pub async fn store_page(
     let id = written.stored.review_id;
     if !opts.allow_withdraw {
         // A page with fewer rows than it says it has is cut short: it withdraws nothing.
-        let withheld = if page.incomplete {
-            all_of(unit.db(), &written.gone).await?
-        } else {
-            with_history(unit.db(), &written.gone).await?
-        };
+        let withheld = withheld(unit.db(), &written.gone, !page.incomplete).await?;
         if !withheld.is_empty() {
             return Err(super::IngestError::WouldWithdraw {
                 review_id: id,
@@ -270,16 +266,8 @@ async fn in_scope<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Those of `ids` with an action plan or status history.
-async fn with_history<C: ConnectionTrait>(db: &C, ids: &[i32]) -> Result<Vec<Withheld>, DbErr> {
-    withheld(db, ids, true).await
-}
-
-/// All of `ids`, with their status event counts.
-async fn all_of<C: ConnectionTrait>(db: &C, ids: &[i32]) -> Result<Vec<Withheld>, DbErr> {
-    withheld(db, ids, false).await
-}
-
+/// Those of `ids` the write would withdraw against the writer's will: with an action plan
+/// or status history (`only_with_history`), or all of them; with their status event counts.
 async fn withheld<C: ConnectionTrait>(
     db: &C,
     ids: &[i32],

@@ -79,8 +79,13 @@ impl Unit {
         subject_id: i32,
         detail: Option<serde_json::Value>,
     ) {
-        let actor = self.actor.clone();
-        self.audit(&actor, action, subject_kind, subject_id, detail);
+        self.touched.audit.push(AuditEntry {
+            actor: self.actor.to_string(),
+            action,
+            subject_kind,
+            subject_id,
+            detail,
+        });
     }
 
     pub(super) fn into_txn(self) -> DatabaseTransaction {
@@ -158,12 +163,7 @@ impl Unit {
     /// Deletes the review at the end of the unit, after its share of the aggregates is taken
     /// out: it becomes a tombstone (hidden from reads, restorable), its recommendations are
     /// withdrawn with their plans and history kept.
-    pub async fn delete_review(
-        &mut self,
-        review: i32,
-        actor: &str,
-        reason: Option<&str>,
-    ) -> Result<(), DbErr> {
+    pub async fn delete_review(&mut self, review: i32, reason: Option<&str>) -> Result<(), DbErr> {
         self.reviews_changing(&[review]).await?;
         let recs: Vec<i32> = self
             .txn
@@ -185,33 +185,14 @@ impl Unit {
         self.touched.linkable.remove(&review);
         self.touched
             .deleted_reviews
-            .insert(review, (actor.to_owned(), reason.map(str::to_owned)));
-        self.audit(
-            actor,
+            .insert(review, (self.actor.to_string(), reason.map(str::to_owned)));
+        self.log(
             "review.deleted",
             "review",
             review,
             reason.map(|r| serde_json::json!({ "reason": r })),
         );
         Ok(())
-    }
-
-    /// Records what a write did to something with history, in the unit's audit log.
-    pub fn audit(
-        &mut self,
-        actor: &str,
-        action: &'static str,
-        subject_kind: &'static str,
-        subject_id: i32,
-        detail: Option<serde_json::Value>,
-    ) {
-        self.touched.audit.push(AuditEntry {
-            actor: actor.to_owned(),
-            action,
-            subject_kind,
-            subject_id,
-            detail,
-        });
     }
 
     /// Deletes the agency at the end of the unit. Its links must be gone by then (moved or

@@ -11,8 +11,7 @@ pub use inputs::*;
 use async_graphql::{Context, Object, Result};
 
 use super::ids::{Kind, decode_as, encode};
-use super::loaders::ReviewById;
-use super::types::{ActionPlan, Agency, Recommendation, Review, StatusEvent, load};
+use super::types::{ActionPlan, Agency, Recommendation, StatusEvent, review_by_id};
 use crate::auth::{Role, RoleGuard, caller, keys};
 use crate::db::Db;
 use crate::error::ApiError;
@@ -25,18 +24,6 @@ const MAX_SCOPE: usize = 200;
 
 #[derive(Default)]
 pub struct Mutation;
-
-async fn review_of(ctx: &Context<'_>, id: i32) -> Result<Review> {
-    load::<ReviewById, _>(ctx, id)
-        .await?
-        .map(Review)
-        .ok_or_else(|| {
-            ApiError::NotFound {
-                what: "review".into(),
-            }
-            .into()
-        })
-}
 
 /// The schema's write path: every mutation writes through it.
 /// The schema's write path, writing as the caller (the audit log's actor).
@@ -100,7 +87,7 @@ impl Mutation {
             .map(|n| format!("line {}: {}: {}", n.line, n.kind, n.excerpt))
             .collect();
         Ok(ReviewWritePayload {
-            review: review_of(ctx, review_id).await?,
+            review: review_by_id(ctx, review_id).await?,
             outcome,
             notes,
         })
@@ -132,7 +119,7 @@ impl Mutation {
         let review_id = report.stored.review_id;
         let outcome = report.stored.outcome.into();
         Ok(ReviewWritePayload {
-            review: review_of(ctx, review_id).await?,
+            review: review_by_id(ctx, review_id).await?,
             outcome,
             notes: Vec::new(),
         })
@@ -179,14 +166,9 @@ impl Mutation {
             .as_deref()
             .map(|r| bounded("input.reason", r, validate::MAX_TEXT))
             .transpose()?;
-        let n = crate::curation::delete_review(
-            &write_path(ctx),
-            id,
-            caller(ctx).actor(),
-            reason.as_deref(),
-        )
-        .await
-        .map_err(ApiError::from)?;
+        let n = crate::curation::delete_review(&write_path(ctx), id, reason.as_deref())
+            .await
+            .map_err(ApiError::from)?;
         Ok(DeleteReviewPayload {
             deleted_id: encode(Kind::Review, id),
             recommendations_deleted: n as i32,
@@ -202,11 +184,11 @@ impl Mutation {
         input: RestoreReviewInput,
     ) -> Result<RestoreReviewPayload> {
         let id = decode_as("input.id", &input.id, Kind::Review)?;
-        crate::curation::restore_review(&write_path(ctx), id, caller(ctx).actor())
+        crate::curation::restore_review(&write_path(ctx), id)
             .await
             .map_err(ApiError::from)?;
         Ok(RestoreReviewPayload {
-            review: review_of(ctx, id).await?,
+            review: review_by_id(ctx, id).await?,
         })
     }
 

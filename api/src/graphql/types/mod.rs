@@ -75,6 +75,23 @@ pub(crate) async fn agency_by_id(
         })
 }
 
+/// A review that a stored row refers to, through its loader; a dangling id (or a deleted
+/// review's tombstone) is `NOT_FOUND`.
+pub(crate) async fn review_by_id(
+    ctx: &Context<'_>,
+    id: i32,
+) -> async_graphql::Result<review::Review> {
+    load::<super::loaders::ReviewById, _>(ctx, id)
+        .await?
+        .map(review::Review)
+        .ok_or_else(|| {
+            crate::error::ApiError::NotFound {
+                what: "review".into(),
+            }
+            .into()
+        })
+}
+
 /// One value through a keyed loader.
 pub(crate) async fn load<L, V>(ctx: &Context<'_>, key: i32) -> ApiResult<Option<V>>
 where

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::graphql::ids::{Kind, encode};
 use crate::graphql::loaders::{
     AgenciesByRecommendation, HistoryByRecommendation, MentionRow, MentionsByRecommendation,
-    PlanByRecommendation, ReviewById, TagsByRecommendation,
+    PlanByRecommendation, TagsByRecommendation,
 };
 
 /// Whether a recommendation is still in its review.
@@ -162,15 +162,7 @@ impl Recommendation {
 
     /// The review that makes this recommendation.
     async fn review(&self, ctx: &Context<'_>) -> Result<Review> {
-        load::<ReviewById, _>(ctx, self.0.review_id)
-            .await?
-            .map(Review)
-            .ok_or_else(|| {
-                ApiError::NotFound {
-                    what: "review".into(),
-                }
-                .into()
-            })
+        super::review_by_id(ctx, self.0.review_id).await
     }
 }
 
