@@ -199,12 +199,14 @@ both! {
         }).await;
         // A client that sends its headers and part of its body, then stalls.
         let body = r#"{"query":"{ reviews { totalCount } }"}"#;
+        // Before the connection: the server's clock starts when it has the request, later
+        // than any instant taken here (taken after the write, it could be a hair late).
+        let stalled_at = std::time::Instant::now();
         let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
         slow.write_all(format!(
             "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
             body.len(), &body[..10]
         ).as_bytes()).await.unwrap();
-        let stalled_at = std::time::Instant::now();
         let answer = tokio::spawn(async move {
             let mut got = Vec::new();
             // Everything the server sends until it closes the connection.
