@@ -368,3 +368,100 @@ both! {
         assert!(again.starts_with("0 of "), "{again}");
     }
 }
+
+both! {
+    async fn recurrence_rolls_up_to_successors_and_parents(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir, "old.txt", &table_page("kent-old", "Kent", "May 2019", &[
+            ("Commission services.", &["NHS Kent and Medway CCG"]),
+            ("Assess carers.", &["Kent County Council Adult Social Care"]),
+            ("Lead the partnership.", &["Kent County Council"]),
+        ]));
+        // One recommendation to the CCG and its ICB: one recommendation of the ICB's group.
+        write(&dir, "mid.txt", &table_page("kent-mid", "Kent", "May 2021", &[
+            ("Hand over the pathway.", &["NHS Kent and Medway CCG", "NHS Kent and Medway"]),
+        ]));
+        write(&dir, "new.txt", &table_page("kent-new", "Kent", "May 2024", &[
+            ("Commission services.", &["NHS Kent and Medway"]),
+            ("Review the child's plan.", &["Kent County Council Children's Social Care"]),
+        ]));
+        let (code, out, err) = ingest(&app.database.url, &[dir.path()]);
+        assert_eq!(code, 0, "{out}{err}");
+        let q = "query($r: RollUp) { recurringAgencies(minReviews: 1, first: 50, rollUp: $r) { totalCount nodes {
+                   agency { slug } reviewCount recommendationCount firstPublished lastPublished csps { name } } } }";
+        let ranked = |d: &Value| -> Vec<(String, i64, i64)> {
+            d["recurringAgencies"]["nodes"].as_array().unwrap().iter()
+                .map(|n| (n["agency"]["slug"].as_str().unwrap().to_owned(),
+                          n["reviewCount"].as_i64().unwrap(), n["recommendationCount"].as_i64().unwrap()))
+                .collect()
+        };
+        let (ccg, icb, kcc) = ("nhs-kent-and-medway-ccg", "nhs-kent-and-medway-integrated-care-board", "kent-county-council");
+        let none = app.query(q, json!({ "r": "NONE" })).await;
+        let plain = ranked(&none);
+        assert!(plain.contains(&(ccg.into(), 2, 2)) && plain.contains(&(icb.into(), 2, 2)), "{plain:?}");
+        assert_eq!(plain, ranked(&app.query(q, json!({})).await), "NONE is the default");
+
+        let by_successor = app.query(q, json!({ "r": "SUCCESSOR" })).await;
+        let s = ranked(&by_successor);
+        assert_eq!(s[0], (icb.into(), 3, 3), "{s:?}");
+        assert!(!s.iter().any(|(slug, ..)| slug == ccg), "the CCG counts under its ICB: {s:?}");
+        let top = &by_successor["recurringAgencies"]["nodes"][0];
+        assert_eq!((top["firstPublished"].as_str(), top["lastPublished"].as_str()), (Some("2019-05"), Some("2024-05")));
+        assert_eq!(top["csps"], json!([{ "name": "Kent" }]));
+        assert_eq!(by_successor["recurringAgencies"]["totalCount"].as_i64().unwrap(), s.len() as i64);
+
+        let p = ranked(&app.query(q, json!({ "r": "PARENT" })).await);
+        assert_eq!(p[0], (kcc.into(), 2, 3), "the council with its two services: {p:?}");
+        assert!(!p.iter().any(|(slug, ..)| slug.contains("social-care")), "{p:?}");
+        // The sector filter chooses what is counted before it is rolled up.
+        let asc = app.query("{ recurringAgencies(minReviews: 1, sector: ADULT_SOCIAL_CARE, rollUp: PARENT) {
+            nodes { agency { slug } reviewCount recommendationCount } } }", json!({})).await;
+        assert_eq!(asc["recurringAgencies"]["nodes"], json!([{ "agency": { "slug": kcc }, "reviewCount": 1, "recommendationCount": 1 }]));
+    }
+}
+
+both! {
+    async fn a_csp_and_an_agency_know_their_area_from_the_registers(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir, "kent.txt", &table_page("kent-a", "Kent", "May 2024", &[
+            ("Commission services.", &["NHS Kent and Medway"]),
+            ("Assess carers.", &["Kent County Council Adult Social Care"]),
+        ]));
+        write(&dir, "cardiff.txt", &table_page("cardiff-a", "Cardiff", "May 2024", &[("Do it.", &["Police"])]));
+        let (code, out, err) = ingest(&app.database.url, &[dir.path()]);
+        assert_eq!(code, 0, "{out}{err}");
+        let body = "code name kind current agency { slug }";
+        let q = format!("{{ kent: csp(slug: \"kent\") {{ region localAuthorities {{ {body} }} policeForce {{ {body} }} icb {{ {body} }} healthBoard {{ name }} }}
+                   cardiff: csp(slug: \"cardiff\") {{ region localAuthorities {{ name }} policeForce {{ {body} }} icb {{ name }} healthBoard {{ name kind }} }}
+                   icb: agency(slug: \"nhs-kent-and-medway-integrated-care-board\") {{ area {{ name }} }}
+                   asc: agency(slug: \"kent-county-council-adult-social-care\") {{ area {{ name }} }} }}");
+        let d = app.query(&q, json!({})).await;
+        let kent = &d["kent"];
+        assert_eq!(kent["region"], "South East");
+        assert_eq!(kent["policeForce"]["name"], "Kent Police");
+        assert_eq!(kent["policeForce"]["code"], "force:kent");
+        assert_eq!(kent["policeForce"]["agency"], Value::Null, "no review addressed Kent Police");
+        assert_eq!(kent["icb"]["name"], "NHS Kent and Medway Integrated Care Board");
+        assert_eq!(kent["icb"]["agency"]["slug"], "nhs-kent-and-medway-integrated-care-board");
+        assert_eq!(kent["healthBoard"], Value::Null);
+        let las: Vec<&str> = kent["localAuthorities"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+        assert!(las.contains(&"Kent County Council"), "{las:?}");
+        assert!(!las.iter().any(|l| l.contains("Cardiff")), "{las:?}");
+
+        let cardiff = &d["cardiff"];
+        assert_eq!(cardiff["region"], "Wales");
+        assert_eq!(cardiff["policeForce"]["name"], "South Wales Police");
+        assert_eq!(cardiff["policeForce"]["agency"]["slug"], "south-wales-police");
+        assert_eq!(cardiff["icb"], Value::Null);
+        assert_eq!(cardiff["healthBoard"]["name"], "Cardiff and Vale University Health Board");
+        assert_eq!(cardiff["healthBoard"]["kind"], "HEALTH_BOARD");
+        assert_eq!(cardiff["localAuthorities"], json!([{ "name": "City of Cardiff Council" }]));
+
+        let names = |v: &Value| v["area"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+        let icb_area = names(&d["icb"]);
+        assert!(icb_area.contains(&"Kent County Council".into()) && icb_area.contains(&"Medway Council".into()), "{icb_area:?}");
+        assert!(names(&d["asc"]).contains(&"Kent County Council".into()), "a service serves its council's area");
+    }
+}

@@ -23,6 +23,48 @@ pub struct Scope {
     pub published_to: Option<String>,
     /// Count agencies a recommendation mentions as well as those it is addressed to.
     pub include_mentions: bool,
+    /// Count each agency under its successor or parent instead of on its own.
+    pub roll_up: RollUp,
+}
+
+/// Under which agency an agency's reviews count in a ranking.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum RollUp {
+    /// Each agency on its own.
+    #[default]
+    None,
+    /// Under the body that took it over, and that body's successor in turn (a CCG under its
+    /// ICB).
+    Successor,
+    /// Under the body it is part of, to the top (a council's adult social care under the
+    /// council).
+    Parent,
+}
+
+/// Links followed to a root are at most this long: a chain the registers would never
+/// make, so that a curator's cycle ends instead of recursing.
+const MAX_ROLL_UP: i32 = 8;
+
+impl RollUp {
+    /// A derived table of `(agency_id, root_id)`: every agency with the one it counts
+    /// under (itself, when nothing takes it up).
+    fn roots(self) -> Option<String> {
+        let link = match self {
+            RollUp::None => return None,
+            RollUp::Successor => "successor_id",
+            RollUp::Parent => "parent_agency_id",
+        };
+        Some(format!(
+            "(WITH RECURSIVE up(agency_id, root_id, depth) AS ( \
+               SELECT id, id, 0 FROM agency \
+               UNION ALL \
+               SELECT up.agency_id, n.{link}, up.depth + 1 FROM up \
+                 JOIN agency n ON n.id = up.root_id \
+                 WHERE n.{link} IS NOT NULL AND up.depth < {MAX_ROLL_UP}) \
+             SELECT u.agency_id, u.root_id FROM up u JOIN agency t ON t.id = u.root_id \
+             WHERE t.{link} IS NULL OR u.depth = {MAX_ROLL_UP})"
+        ))
+    }
 }
 
 impl Scope {
@@ -101,14 +143,20 @@ impl Scope {
     /// `(agency_id, review_id)` pairs in scope, as a derived table body.
     fn agency_reviews(&self) -> (String, Vec<Value>) {
         let (cond, values) = self.conditions("x.published");
-        (
-            format!(
+        let sql = match self.roll_up.roots() {
+            None => format!(
                 "SELECT x.agency_id, x.review_id FROM agency_review x \
                  JOIN agency a ON a.id = x.agency_id WHERE {named}{cond}",
                 named = self.named()
             ),
-            values,
-        )
+            Some(roots) => format!(
+                "SELECT DISTINCT ro.root_id AS agency_id, x.review_id FROM agency_review x \
+                 JOIN agency a ON a.id = x.agency_id \
+                 JOIN {roots} ro ON ro.agency_id = x.agency_id WHERE {named}{cond}",
+                named = self.named()
+            ),
+        };
+        (sql, values)
     }
 }
 
@@ -126,6 +174,29 @@ pub struct Recurrence {
 /// Without a date range it reads the per-agency totals along their ranking index; with one,
 /// it groups the agency-review rows of the range.
 fn ranking_sql(scope: &Scope, min_reviews: i64) -> (String, Vec<Value>) {
+    if let Some(roots) = scope.roll_up.roots() {
+        // Filters (sector, collective, months) choose the agencies and reviews counted,
+        // before they are rolled up; a recommendation addressed to a CCG and its ICB counts
+        // once under the ICB.
+        let (cond, mut values) = scope.conditions("x.published");
+        values.push(min_reviews.into());
+        return (
+            format!(
+                "SELECT ro.root_id AS agency_id, COUNT(DISTINCT x.review_id) AS review_count, \
+                   COUNT(DISTINCT e.recommendation_id) AS recommendation_count, \
+                   COALESCE(MIN(NULLIF(x.published, '')), '') AS first_published, \
+                   COALESCE(MAX(NULLIF(x.published, '')), '') AS last_published \
+                 FROM agency_review x JOIN agency a ON a.id = x.agency_id \
+                 JOIN {roots} ro ON ro.agency_id = x.agency_id \
+                 JOIN {edges} e ON e.agency_id = x.agency_id \
+                 JOIN recommendation r ON r.id = e.recommendation_id AND r.review_id = x.review_id \
+                 WHERE {named}{cond} GROUP BY ro.root_id HAVING COUNT(DISTINCT x.review_id) >= ?",
+                edges = scope.edges(),
+                named = scope.named(),
+            ),
+            values,
+        );
+    }
     if scope.dated() {
         let (cond, mut values) = scope.conditions("x.published");
         values.push(min_reviews.into());
@@ -171,7 +242,7 @@ pub async fn recurring_agencies<C: ConnectionTrait>(
     values.push((limit as i64).into());
     values.push((offset as i64).into());
     let order = "ORDER BY review_count DESC, recommendation_count DESC, agency_id";
-    let sql = if scope.dated() {
+    let sql = if scope.dated() || scope.roll_up != RollUp::None {
         format!("SELECT * FROM ({ranking}) t {order} LIMIT ? OFFSET ?")
     } else {
         // The first and last month only for the page's agencies, each one step along the

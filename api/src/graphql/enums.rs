@@ -255,3 +255,17 @@ impl PlanStatus {
             .unwrap_or(PlanStatus::NotStarted)
     }
 }
+
+mirror! {
+    /// Under which agency an agency's reviews count in `recurringAgencies`.
+    RollUp => crate::graph::RollUp {
+        /// Each agency on its own.
+        None,
+        /// Under the body that took it over, and its successor in turn: a CCG's reviews
+        /// count with its ICB's, the National Probation Service's with the Probation Service's.
+        Successor,
+        /// Under the body it is part of, to the top: a council's adult social care, children's
+        /// social care and housing count with the council.
+        Parent,
+    }
+}

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_graphql::{Context, Enum, InputObject, Object, Result, SimpleObject};
 use entity::csp;
 
-use super::enums::Sector;
+use super::enums::{RollUp, Sector};
 use super::loaders::{CspById, RecommendationById, ReviewById};
 use super::page::{Conn, CursorValue, Page, PageArgs, Total, encode_cursor};
 use super::types::{Agency, Csp, Recommendation, Review, load};
@@ -318,6 +318,13 @@ impl GraphQuery {
         first: Option<i32>,
         after: Option<String>,
         #[graphql(default_with = "Some(false)")] include_mentions: Option<bool>,
+        #[graphql(
+            default_with = "Some(RollUp::None)",
+            desc = "Count each agency under its successor or the body it is part of. Filters \
+                    choose the agencies counted before they are rolled up; a recommendation \
+                    addressed to two agencies of one group counts once."
+        )]
+        roll_up: Option<RollUp>,
     ) -> Result<Conn<RecurringAgency>> {
         let db = ctx.data_unchecked::<Db>();
         let window = PageArgs::new(after, None, first, None).window(1)?;
@@ -333,6 +340,7 @@ impl GraphQuery {
             published_from: month("publishedFrom", published_from)?,
             published_to: month("publishedTo", published_to)?,
             include_mentions: include_mentions.unwrap_or(false),
+            roll_up: roll_up.unwrap_or(RollUp::None).into(),
         };
         let min = i64::from(min_reviews.unwrap_or(2).max(1));
         let mut rows = graph::recurring_agencies(&db.conn, &scope, min, offset, limit + 1)

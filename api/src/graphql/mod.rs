@@ -333,6 +333,7 @@ fn insert_loaders<S>(
         .data(loader!(ReviewById(c())))
         .data(loader!(CspById(c())))
         .data(loader!(AgencyById(c())))
+        .data(loader!(AgencyByCode(c())))
         .data(loader!(RecommendationById(c())))
         .data(loader!(CspsByReview(c())))
         .data(loader!(AgenciesByRecommendation(c())))

@@ -96,6 +96,15 @@ pub struct Area {
     pub csp_body: Option<usize>,
 }
 
+/// The register bodies serving an area, as indexes into `Registry::bodies`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AreaBodies {
+    pub local_authorities: Vec<usize>,
+    pub police_force: Option<usize>,
+    pub icb: Option<usize>,
+    pub health_board: Option<usize>,
+}
+
 pub struct Registry {
     pub version: &'static str,
     pub bodies: Vec<Body>,
@@ -998,6 +1007,75 @@ impl Registry {
             region: same(&|a| a.region.clone()),
             csp_body: None,
         })
+    }
+
+    /// The register bodies an area is served by: its local authorities (current ones first),
+    /// police force, ICB and Welsh health board.
+    pub fn bodies_of_area(&self, area: &Area) -> AreaBodies {
+        let mut local_authorities: Vec<usize> = Vec::new();
+        for key in &area.las {
+            if let Some(la) = self.las.get(key)
+                && !local_authorities.contains(&la.body)
+            {
+                local_authorities.push(la.body);
+            }
+        }
+        local_authorities.sort_by_key(|b| (!self.bodies[*b].current, self.bodies[*b].name.clone()));
+        AreaBodies {
+            local_authorities,
+            police_force: area
+                .force
+                .as_ref()
+                .and_then(|f| self.by_code(&format!("force:{f}"))),
+            icb: area
+                .icb_ods
+                .as_ref()
+                .and_then(|o| self.by_code(&format!("ods:{o}"))),
+            health_board: area.health_board.as_ref().and_then(|h| {
+                self.candidates(&name_key(h))
+                    .iter()
+                    .find(|c| c.strength == Strength::Name)
+                    .map(|c| c.body)
+            }),
+        }
+    }
+
+    /// The local authorities a registered body serves (a force's, an ICB's, a council's own),
+    /// by the body's code; a council service's code (`gss:E10000016/adult-social-care`) serves
+    /// its council's area. Empty for a national body or an unknown code.
+    pub fn area_of_code(&self, code: &str) -> Vec<usize> {
+        let body = self
+            .by_code(code)
+            .or_else(|| code.split_once('/').and_then(|(c, _)| self.by_code(c)));
+        let Some(body) = body else {
+            return Vec::new();
+        };
+        let mut out: Vec<usize> = Vec::new();
+        for key in &self.bodies[body].areas {
+            let Some(la) = self.las.get(key) else {
+                continue;
+            };
+            // A register that lists districts serves their county council's area too.
+            let county = la
+                .county_key
+                .as_ref()
+                .filter(|_| la.district)
+                .and_then(|c| self.las.get(c))
+                .map(|c| c.body);
+            for b in [Some(la.body), county].into_iter().flatten() {
+                if !out.contains(&b) {
+                    out.push(b);
+                }
+            }
+        }
+        if out.is_empty()
+            && let Some(key) = self.la_of_body.get(&body)
+            && self.las.contains_key(key)
+        {
+            out.push(body);
+        }
+        out.sort_by_key(|b| (!self.bodies[*b].current, self.bodies[*b].name.clone()));
+        out
     }
 
     /// The councils (upper tier: social services, public health) of an area.

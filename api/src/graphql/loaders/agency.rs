@@ -133,3 +133,25 @@ impl Loader<CoAddressedKey> for CoAddressed {
         Ok(out)
     }
 }
+
+/// The graph's agency for each register code, where a review has addressed that body.
+pub struct AgencyByCode(pub DatabaseConnection);
+
+impl Loader<String> for AgencyByCode {
+    type Value = agency::Model;
+    type Error = LoadError;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Self::Value>, Self::Error> {
+        let mut out: HashMap<String, agency::Model> = HashMap::new();
+        for a in agency::Entity::find()
+            .filter(agency::Column::RegistryCode.is_in(keys.iter().cloned()))
+            .all(&self.0)
+            .await?
+        {
+            if let Some(code) = a.registry_code.clone() {
+                out.insert(code, a);
+            }
+        }
+        Ok(out)
+    }
+}

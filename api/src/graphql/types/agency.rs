@@ -2,7 +2,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object, Result};
 use entity::agency;
 
-use super::{Recommendation, Review, child_page, load};
+use super::{Recommendation, RegisteredBody, Review, child_page, load};
 use crate::domain;
 use crate::error::ApiError;
 use crate::graphql::enums::{AgencyKind, Scope, Sector};
@@ -12,6 +12,7 @@ use crate::graphql::loaders::{
     AliasesByAgency, ChildrenByAgency, CoAddressed, CoAddressedKey, PredecessorsByAgency,
 };
 use crate::graphql::page::{Conn, PageArgs};
+use crate::registry::registry;
 
 /// An agency addressed by recommendations: a canonical body ("GP practice"), under which the
 /// names it is printed as are gathered as aliases.
@@ -101,6 +102,17 @@ impl Agency {
     /// The year the successor took over, where known.
     async fn successor_year(&self) -> Option<i32> {
         self.0.successor_year
+    }
+
+    /// The local authorities whose area this body serves, from the registers: a force's or an
+    /// ICB's councils, a council's own (a county's with its districts), a council service's
+    /// council. Empty for a national body or one no register holds.
+    async fn area(&self) -> Vec<RegisteredBody> {
+        self.0
+            .registry_code
+            .as_deref()
+            .map(|code| RegisteredBody::list(registry().area_of_code(code)))
+            .unwrap_or_default()
     }
 
     /// The bodies this one took over, by name.

@@ -1,14 +1,28 @@
 use async_graphql::{Context, ID, Object, Result};
 use entity::csp;
 
-use super::{Agency, Review, child_page};
+use super::{Agency, RegisteredBody, Review, child_page};
 use crate::graphql::ids::{Kind, encode};
 use crate::graphql::loaders::{CspAgencies, CspReviews};
 use crate::graphql::page::{Conn, PageArgs};
+use crate::registry::{Area, AreaBodies, registry};
 
 /// A Community Safety Partnership: the local body that commissions reviews.
 #[derive(Clone)]
 pub struct Csp(pub csp::Model);
+
+impl Csp {
+    /// The CSP's area as the registers know it, by its name.
+    fn area(&self) -> Option<&'static Area> {
+        registry().area(&self.0.name)
+    }
+
+    fn bodies(&self) -> AreaBodies {
+        self.area()
+            .map(|a| registry().bodies_of_area(a))
+            .unwrap_or_default()
+    }
+}
 
 /// A Community Safety Partnership: the local body that commissions reviews.
 #[Object]
@@ -28,9 +42,34 @@ impl Csp {
         &self.0.name
     }
 
-    /// Region of England, or Wales, when known.
-    async fn region(&self) -> Option<&str> {
-        self.0.region.as_deref()
+    /// Region of England, or Wales, when known (from the DHRD record, else the registers).
+    async fn region(&self) -> Option<String> {
+        self.0
+            .region
+            .clone()
+            .or_else(|| self.area().and_then(|a| a.region.clone()))
+    }
+
+    /// The local authorities of the CSP's area, from the registers (current ones first; an
+    /// abolished district stays listed beside the unitary council that replaced it). Empty
+    /// when the registers do not place the CSP.
+    async fn local_authorities(&self) -> Vec<RegisteredBody> {
+        RegisteredBody::list(self.bodies().local_authorities)
+    }
+
+    /// The police force of the CSP's area, from the registers.
+    async fn police_force(&self) -> Option<RegisteredBody> {
+        self.bodies().police_force.map(RegisteredBody)
+    }
+
+    /// The integrated care board of the CSP's area (England), from the registers.
+    async fn icb(&self) -> Option<RegisteredBody> {
+        self.bodies().icb.map(RegisteredBody)
+    }
+
+    /// The local health board of the CSP's area (Wales), from the registers.
+    async fn health_board(&self) -> Option<RegisteredBody> {
+        self.bodies().health_board.map(RegisteredBody)
     }
 
     /// The CSP's reviews, newest first.
