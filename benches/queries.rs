@@ -57,6 +57,7 @@ fn setup() -> Bench {
                 batch: 50,
                 plan_share: 0.1,
                 progress: false,
+                statements: db.statements.clone(),
             };
             dhr_graph_api::synth::run(
                 &dhr_graph_api::write::WritePath::batch(db.conn.clone()),

@@ -465,3 +465,48 @@ both! {
         assert!(names(&d["asc"]).contains(&"Kent County Council".into()), "a service serves its council's area");
     }
 }
+
+both! {
+    async fn resolving_a_pages_addressees_is_two_lookups_however_many_names(backend: Backend) {
+        use dhr_graph_api::ingest::store::resolve_agencies;
+        use dhr_graph_api::registry::resolve::ReviewContext;
+        use sea_orm::TransactionTrait;
+
+        let app = TestApp::empty(backend).await;
+        let db = dhr_graph_api::db::connect(&app.database.url, 1).await.unwrap();
+        let names: Vec<String> = [
+            "Police", "Kent County Council Adult Social Care", "NHS Kent and Medway",
+            "Kent and Medway NHS and Social Care Partnership Trust", "GP Practice", "Home Office",
+            "Kent Fire and Rescue Service", "Refuge", "Adult Social Care", "OPCC",
+            "National Probation Service", "Kent County Council",
+        ].map(str::to_owned).to_vec();
+        let ctx = ReviewContext::new(&["Kent".to_owned()], []);
+        let cost = |names: Vec<String>| {
+            let (db, ctx) = (db.clone(), ctx.clone());
+            async move {
+                let tx = db.conn.begin().await.unwrap();
+                let before = db.statements.get();
+                let (found, created) = resolve_agencies(&tx, &ctx, &names).await.unwrap();
+                let spent = db.statements.get() - before;
+                tx.commit().await.unwrap();
+                (spent, found.len(), created)
+            }
+        };
+        // New: the lookups, then a slug, a row and an alias for each new agency, and a link
+        // for each relative that exists already (the services and the council, the NPS's
+        // successor does not exist).
+        let (first, found, created) = cost(names[..2].to_vec()).await;
+        assert_eq!((found, created), (2, 2));
+        assert!(first <= 2 + 3 * 2 + 1, "{first} statements for two new agencies");
+        let (_, found, created) = cost(names.clone()).await;
+        assert_eq!(found, names.len());
+        assert!(created >= 8, "{created}");
+        // Seen: the same lookups for two names and for twelve (generic names in context
+        // included, which no alias remembers).
+        let (two, ..) = cost(names[..2].to_vec()).await;
+        let (twelve, found, created) = cost(names.clone()).await;
+        assert_eq!((found, created), (names.len(), 0));
+        assert!(two <= 2, "{two}");
+        assert_eq!(twelve, 2, "an alias lookup and a register-code lookup, not one per name");
+    }
+}

@@ -330,6 +330,7 @@ async fn synth(args: SynthArgs) -> ExitCode {
         batch: args.batch,
         plan_share: args.plan_share,
         progress: !args.quiet,
+        statements: db.statements.clone(),
     };
     match crate::synth::run(&WritePath::batch(db.conn.clone()), &opts).await {
         Ok(report) => {

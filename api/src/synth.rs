@@ -463,6 +463,9 @@ pub struct SynthOptions {
     /// Share of recommendations that get an action plan and history.
     pub plan_share: f64,
     pub progress: bool,
+    /// The pool's statement counter, for statements per page (machine-independent, unlike
+    /// pages/s).
+    pub statements: crate::db::StatementCounter,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -471,6 +474,7 @@ pub struct SynthReport {
     pub recommendations: usize,
     pub new_agencies: usize,
     pub ingest: Duration,
+    pub ingest_statements: u64,
     pub similarity_edges: usize,
     pub similarity: Duration,
     pub plans: usize,
@@ -483,7 +487,7 @@ impl SynthReport {
         let secs = |d: Duration| d.as_secs_f64();
         format!(
             "reviews: {}; recommendations: {}; new agencies: {}\n\
-             ingest: {:.2} s ({:.0} pages/s, {:.0} recommendations/s)\n\
+             ingest: {:.2} s ({:.0} pages/s, {:.0} recommendations/s, {:.1} statements a page)\n\
              similarity: {} edges in {:.2} s\n\
              action plans: {} plans, {} changes in {:.2} s ({:.0} changes/s)\n",
             self.reviews,
@@ -492,6 +496,7 @@ impl SynthReport {
             secs(self.ingest),
             self.reviews as f64 / secs(self.ingest).max(1e-9),
             self.recommendations as f64 / secs(self.ingest).max(1e-9),
+            self.ingest_statements as f64 / self.reviews.max(1) as f64,
             self.similarity_edges,
             secs(self.similarity),
             self.plans,
@@ -533,6 +538,7 @@ pub async fn run(path: &WritePath, opts: &SynthOptions) -> Result<SynthReport, S
     let pages = pages(opts.reviews, opts.seed);
     let progress = bar(opts.progress, pages.len(), "reviews");
     let started = Instant::now();
+    let statements_before = opts.statements.get();
     for (chunk_no, chunk) in pages.chunks(opts.batch.max(1)).enumerate() {
         let stored = if opts.batch <= 1 {
             let page = chunk[0].clone();
@@ -570,6 +576,7 @@ pub async fn run(path: &WritePath, opts: &SynthOptions) -> Result<SynthReport, S
     }
     progress.finish_and_clear();
     report.ingest = started.elapsed();
+    report.ingest_statements = opts.statements.get() - statements_before;
 
     // A bulk load leaves PostgreSQL without planner statistics until autovacuum gets to it
     // (never, where it is switched off): every later statement was planned as a scan of a

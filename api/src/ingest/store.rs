@@ -806,6 +806,11 @@ pub struct Link {
 /// names a register body, a council service, a curated-list entry, or a new agency of the
 /// printed name whose sector comes from a rule or is `OTHER`.
 /// Returns the map and how many agencies were created.
+///
+/// Resolution is a lookup: two batched statements whatever the page's size (aliases by key,
+/// agencies by register code, the latter only for codes no alias led to), then, per agency
+/// the page creates, its slug, its row and its alias (and its relatives' links, where a
+/// relative exists), as before the registry.
 pub async fn resolve_agencies<C: ConnectionTrait>(
     db: &C,
     ctx: &ReviewContext,
@@ -819,53 +824,66 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
     if wanted.is_empty() {
         return Ok((found, 0));
     }
-    // Two batched lookups, whatever the page's size: aliases by key, agencies by code.
-    // With each alias its agency, so that a name seen before needs no second lookup.
-    let mut by_code: HashMap<String, i32> = HashMap::new();
-    let mut aliases: HashMap<String, agency_alias::Model> = HashMap::new();
+    let mut wanted: Vec<(String, String)> = wanted.into_iter().collect();
+    wanted.sort();
+    // The resolver is memory only: resolve first, so that one alias lookup also finds the
+    // agencies an older database made for the register names (`claim`).
+    let resolved: Vec<(String, String, Resolution, Spec)> = wanted
+        .into_iter()
+        .map(|(key, printed)| {
+            let resolution = resolve(&printed, ctx);
+            let spec = resolution.spec(&printed);
+            (key, printed, resolution, spec)
+        })
+        .collect();
+    let mut alias_keys: BTreeSet<String> = BTreeSet::new();
+    for (key, _, _, spec) in &resolved {
+        alias_keys.insert(key.clone());
+        if spec.code.is_some() {
+            alias_keys.insert(name_key(&spec.name));
+        }
+    }
+    let mut known: Known = HashMap::new();
+    let mut aliases: HashMap<String, (agency_alias::Model, Option<agency::Model>)> = HashMap::new();
     for (alias, agency) in agency_alias::Entity::find()
-        .filter(agency_alias::Column::Key.is_in(wanted.keys().cloned()))
+        .filter(agency_alias::Column::Key.is_in(alias_keys))
         .find_also_related(agency::Entity)
         .all(db)
         .await?
     {
-        if let Some(code) = agency.and_then(|a| a.registry_code) {
-            by_code.insert(code, alias.agency_id);
+        if let Some(code) = agency.as_ref().and_then(|a| a.registry_code.clone()) {
+            known.insert(code, alias.agency_id);
         }
-        aliases.insert(alias.key.clone(), alias);
+        aliases.insert(alias.key.clone(), (alias, agency));
     }
-    let mut wanted: Vec<(String, String)> = wanted.into_iter().collect();
-    wanted.sort();
-    // Curated agencies the registry has not yet described (a database from before it):
-    // they keep their identity and gain the register's code, kind and scope.
-    let curated_ids: Vec<i32> = aliases
-        .values()
-        .filter(|a| a.origin == ORIGIN_CURATED)
-        .map(|a| a.agency_id)
-        .collect();
-    let mut undescribed: HashMap<i32, String> = if curated_ids.is_empty() {
-        HashMap::new()
-    } else {
-        agency::Entity::find()
-            .select_only()
-            .column(agency::Column::Id)
-            .column(agency::Column::Name)
-            .filter(agency::Column::Id.is_in(curated_ids))
-            .filter(agency::Column::RegistryCode.is_null())
-            .into_tuple::<(i32, String)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect()
-    };
-    let mut resolved: Vec<(String, String, Resolution)> = Vec::new();
-    for (key, printed) in wanted {
-        if let Some(alias) = aliases.get(&key)
+    // The register codes this page's agencies and their relatives have, that no alias led
+    // to: none, once a page's names have been seen and have no new relatives.
+    let mut codes: Vec<String> = Vec::new();
+    for (_, _, _, spec) in &resolved {
+        codes.extend(spec.code.iter().cloned());
+        codes.extend(relative_codes(spec));
+    }
+    load_known(db, &mut known, codes).await?;
+
+    let mut created = 0;
+    for (key, printed, resolution, spec) in resolved {
+        if let Some((alias, agency)) = aliases.get(&key).cloned()
             && alias.origin == ORIGIN_CURATED
         {
-            // By the agency's own name: the curator's alias may be one no register holds.
-            if let Some(name) = undescribed.remove(&alias.agency_id) {
-                describe(db, alias.agency_id, &resolve(&name, ctx), &name).await?;
+            // Curated agencies the registry has not yet described (a database from before
+            // it) keep their identity and gain the register's code, kind and scope, by the
+            // agency's own name: the curator's alias may be one no register holds.
+            if let Some(a) = agency.filter(|a| a.registry_code.is_none()) {
+                if let Some(code) =
+                    describe(db, a.id, &resolve(&a.name, ctx), &a.name, &mut known).await?
+                {
+                    // Described once: no other body of the page claims it.
+                    for (_, other) in aliases.values_mut() {
+                        if let Some(o) = other.as_mut().filter(|o| o.id == a.id) {
+                            o.registry_code = Some(code.clone());
+                        }
+                    }
+                }
             }
             found.insert(
                 key,
@@ -877,47 +895,33 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
             );
             continue;
         }
-        let resolution = resolve(&printed, ctx);
-        resolved.push((key, printed, resolution));
-    }
-    // Only the codes no alias led to: none, once a page's names have been seen.
-    let codes: Vec<String> = resolved
-        .iter()
-        .filter_map(|(_, p, r)| r.spec(p).code)
-        .filter(|c| !by_code.contains_key(c))
-        .collect();
-    for chunk in codes.chunks(500) {
-        for a in agency::Entity::find()
-            .filter(agency::Column::RegistryCode.is_in(chunk.to_vec()))
-            .all(db)
-            .await?
-        {
-            if let Some(code) = a.registry_code {
-                by_code.insert(code, a.id);
-            }
-        }
-    }
-    let mut created = 0;
-    for (key, printed, resolution) in resolved {
-        let spec = resolution.spec(&printed);
-        let alias = aliases.get(&key);
+        let alias = aliases.get(&key).map(|(a, _)| a.clone());
         let agency_id = match &spec.code {
-            Some(code) => match by_code.get(code) {
+            Some(code) => match known.get(code) {
                 Some(id) => *id,
                 None => {
-                    let id = match claim(db, &spec, &key, resolution.context_free).await? {
+                    let id = match claim(
+                        db,
+                        &spec,
+                        &key,
+                        resolution.context_free,
+                        &mut aliases,
+                        &known,
+                    )
+                    .await?
+                    {
                         Some(id) => id,
                         None => {
                             created += 1;
-                            create_agency(db, &spec).await?
+                            create_agency(db, &spec, &known).await?
                         }
                     };
-                    by_code.insert(code.clone(), id);
+                    known.insert(code.clone(), id);
                     id
                 }
             },
             // A name no register holds is its own agency: the same printed key only.
-            None => match alias {
+            None => match &alias {
                 Some(a) => {
                     if spec.sector != Sector::Other {
                         // An unknown name a rule now reads: its sector, unless curated.
@@ -939,12 +943,12 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
                 }
                 None => {
                     created += 1;
-                    create_agency(db, &spec).await?
+                    create_agency(db, &spec, &known).await?
                 }
             },
         };
         if resolution.context_free {
-            match alias {
+            match &alias {
                 None => {
                     agency_alias::ActiveModel {
                         id: NotSet,
@@ -977,31 +981,77 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
     Ok((found, created))
 }
 
+/// Agency ids by register code, as far as a page needs them: its bodies and their relatives
+/// that exist.
+type Known = HashMap<String, i32>;
+
+/// The codes of a body's parent, successor, children and predecessors.
+fn relative_codes(spec: &Spec) -> Vec<String> {
+    let Some(code) = &spec.code else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = spec.parent_code.iter().cloned().collect();
+    out.extend(spec.successor.iter().map(|(c, _)| c.clone()));
+    let (children, predecessors) = crate::registry::resolve::relatives_of(code);
+    out.extend(children);
+    out.extend(predecessors.into_iter().map(|(c, _)| c));
+    out
+}
+
+/// Adds to `known` the agencies of `codes` not yet in it, in batches.
+async fn load_known<C: ConnectionTrait>(
+    db: &C,
+    known: &mut Known,
+    codes: Vec<String>,
+) -> Result<(), DbErr> {
+    let mut missing: Vec<String> = codes
+        .into_iter()
+        .filter(|c| !known.contains_key(c))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    for chunk in missing.chunks(500) {
+        for (id, code) in agency::Entity::find()
+            .select_only()
+            .column(agency::Column::Id)
+            .column(agency::Column::RegistryCode)
+            .filter(agency::Column::RegistryCode.is_in(chunk.to_vec()))
+            .into_tuple::<(i32, Option<String>)>()
+            .all(db)
+            .await?
+        {
+            if let Some(code) = code {
+                known.insert(code, id);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Gives a curated agency the register's code, kind and scope when the name resolves the
 /// same way in every review and no other agency holds that code; its name, sector and links
-/// stay the curator's.
+/// stay the curator's. Returns the code it gained.
 async fn describe<C: ConnectionTrait>(
     db: &C,
     agency_id: i32,
     resolution: &Resolution,
     printed: &str,
-) -> Result<(), DbErr> {
+    known: &mut Known,
+) -> Result<Option<String>, DbErr> {
     let spec = resolution.spec(printed);
     let Some(code) = spec.code.clone().filter(|_| resolution.context_free) else {
-        return Ok(());
+        return Ok(None);
     };
-    if agency::Entity::find()
-        .filter(agency::Column::RegistryCode.eq(code.as_str()))
-        .one(db)
-        .await?
-        .is_some()
-    {
-        return Ok(());
+    let mut codes = relative_codes(&spec);
+    codes.push(code.clone());
+    load_known(db, known, codes).await?;
+    if known.contains_key(&code) {
+        return Ok(None);
     }
     agency::Entity::update_many()
         .col_expr(
             agency::Column::RegistryCode,
-            sea_orm::sea_query::Expr::value(code),
+            sea_orm::sea_query::Expr::value(code.clone()),
         )
         .col_expr(
             agency::Column::Kind,
@@ -1015,29 +1065,31 @@ async fn describe<C: ConnectionTrait>(
         .filter(agency::Column::RegistryCode.is_null())
         .exec(db)
         .await?;
-    link_relatives(db, agency_id, &spec).await
+    known.insert(code.clone(), agency_id);
+    link_relatives(db, agency_id, &spec, known, true).await?;
+    Ok(Some(code))
 }
 
 /// An agency made before the registry knew its body (an older database, or the curated
 /// list) becomes that body's agency instead of getting a twin: found by the register name's
-/// key, or by the printed name when that names the body in every review.
+/// key, or by the printed name when that names the body in every review. `aliases` holds
+/// both keys' aliases (looked up with the page's).
 async fn claim<C: ConnectionTrait>(
     db: &C,
     spec: &Spec,
     printed_key: &str,
     context_free: bool,
+    aliases: &mut HashMap<String, (agency_alias::Model, Option<agency::Model>)>,
+    known: &Known,
 ) -> Result<Option<i32>, DbErr> {
     let mut keys = vec![name_key(&spec.name)];
     if context_free {
         keys.push(printed_key.to_owned());
     }
-    let Some(found) = agency_alias::Entity::find()
-        .filter(agency_alias::Column::Key.is_in(keys))
-        .find_also_related(agency::Entity)
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|(_, a)| a)
+    let Some(found) = keys
+        .iter()
+        .filter_map(|k| aliases.get(k))
+        .filter_map(|(_, a)| a.clone())
         .find(|a| a.registry_code.is_none())
     else {
         return Ok(None);
@@ -1051,12 +1103,24 @@ async fn claim<C: ConnectionTrait>(
         update.sector = Set(spec.sector.code().to_owned());
     }
     update.update(db).await?;
-    link_relatives(db, found.id, spec).await?;
+    // Claimed once: another body of the page does not take it too.
+    for (_, a) in aliases.values_mut() {
+        if let Some(a) = a.as_mut().filter(|a| a.id == found.id) {
+            a.registry_code = spec.code.clone();
+        }
+    }
+    link_relatives(db, found.id, spec, known, true).await?;
     Ok(Some(found.id))
 }
 
-async fn create_agency<C: ConnectionTrait>(db: &C, spec: &Spec) -> Result<i32, DbErr> {
+/// A new agency, linked to its relatives that exist (all of which are in `known`).
+async fn create_agency<C: ConnectionTrait>(
+    db: &C,
+    spec: &Spec,
+    known: &Known,
+) -> Result<i32, DbErr> {
     let slug = unique_slug(db, "agency", &slugify(&spec.name)).await?;
+    let (parent, successor) = own_relatives(spec, known);
     let id = agency::ActiveModel {
         id: NotSet,
         slug: Set(slug),
@@ -1067,65 +1131,83 @@ async fn create_agency<C: ConnectionTrait>(db: &C, spec: &Spec) -> Result<i32, D
         kind: Set(spec.kind.code().to_owned()),
         registry_code: Set(spec.code.clone()),
         scope: Set(spec.scope.map(|s| s.code().to_owned())),
-        parent_agency_id: Set(None),
-        successor_id: Set(None),
-        successor_year: Set(None),
+        parent_agency_id: Set(parent),
+        successor_id: Set(successor),
+        successor_year: Set(spec.successor.as_ref().and_then(|(_, y)| *y)),
     }
     .insert(db)
     .await?
     .id;
     if spec.code.is_some() {
-        link_relatives(db, id, spec).await?;
+        link_relatives(db, id, spec, known, false).await?;
     }
     Ok(id)
 }
 
-/// Points a registry agency at its parent and successor, and its children and predecessors
-/// at it, as far as those agencies exist: a body is linked when it is first addressed, so no
-/// agency exists that no review names.
-async fn link_relatives<C: ConnectionTrait>(db: &C, id: i32, spec: &Spec) -> Result<(), DbErr> {
+/// The ids of a body's parent and successor, where they exist.
+fn own_relatives(spec: &Spec, known: &Known) -> (Option<i32>, Option<i32>) {
+    (
+        spec.parent_code
+            .as_ref()
+            .and_then(|c| known.get(c))
+            .copied(),
+        spec.successor
+            .as_ref()
+            .and_then(|(c, _)| known.get(c))
+            .copied(),
+    )
+}
+
+/// Points a registry agency at its parent and successor (`own`: when its row does not say
+/// so already), and its children and predecessors at it, as far as those agencies exist: a
+/// body is linked when it is first addressed, so no agency exists that no review names.
+/// `known` holds every relative that exists.
+async fn link_relatives<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    spec: &Spec,
+    known: &Known,
+    own: bool,
+) -> Result<(), DbErr> {
     use sea_orm::sea_query::Expr;
     let Some(code) = &spec.code else {
         return Ok(());
     };
-    let id_of = |code: String| {
-        agency::Entity::find()
-            .filter(agency::Column::RegistryCode.eq(code))
-            .one(db)
-    };
-    let parent = match &spec.parent_code {
-        Some(p) => id_of(p.clone()).await?.map(|a| a.id),
-        None => None,
-    };
-    let successor = match &spec.successor {
-        Some((s, _)) => id_of(s.clone()).await?.map(|a| a.id),
-        None => None,
-    };
-    agency::Entity::update_many()
-        .col_expr(agency::Column::ParentAgencyId, Expr::value(parent))
-        .col_expr(agency::Column::SuccessorId, Expr::value(successor))
-        .col_expr(
-            agency::Column::SuccessorYear,
-            Expr::value(spec.successor.as_ref().and_then(|(_, y)| *y)),
-        )
-        .filter(agency::Column::Id.eq(id))
-        .exec(db)
-        .await?;
+    if own {
+        let (parent, successor) = own_relatives(spec, known);
+        agency::Entity::update_many()
+            .col_expr(agency::Column::ParentAgencyId, Expr::value(parent))
+            .col_expr(agency::Column::SuccessorId, Expr::value(successor))
+            .col_expr(
+                agency::Column::SuccessorYear,
+                Expr::value(spec.successor.as_ref().and_then(|(_, y)| *y)),
+            )
+            .filter(agency::Column::Id.eq(id))
+            .exec(db)
+            .await?;
+    }
     let (children, predecessors) = crate::registry::resolve::relatives_of(code);
+    let children: Vec<i32> = children
+        .iter()
+        .filter_map(|c| known.get(c))
+        .copied()
+        .collect();
     if !children.is_empty() {
         agency::Entity::update_many()
             .col_expr(agency::Column::ParentAgencyId, Expr::value(id))
-            .filter(agency::Column::RegistryCode.is_in(children))
+            .filter(agency::Column::Id.is_in(children))
             .exec(db)
             .await?;
     }
     for (code, year) in predecessors {
-        agency::Entity::update_many()
-            .col_expr(agency::Column::SuccessorId, Expr::value(id))
-            .col_expr(agency::Column::SuccessorYear, Expr::value(year))
-            .filter(agency::Column::RegistryCode.eq(code))
-            .exec(db)
-            .await?;
+        if let Some(p) = known.get(&code) {
+            agency::Entity::update_many()
+                .col_expr(agency::Column::SuccessorId, Expr::value(id))
+                .col_expr(agency::Column::SuccessorYear, Expr::value(year))
+                .filter(agency::Column::Id.eq(*p))
+                .exec(db)
+                .await?;
+        }
     }
     Ok(())
 }
