@@ -873,15 +873,14 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
             // Curated agencies the registry has not yet described (a database from before
             // it) keep their identity and gain the register's code, kind and scope, by the
             // agency's own name: the curator's alias may be one no register holds.
-            if let Some(a) = agency.filter(|a| a.registry_code.is_none()) {
-                if let Some(code) =
+            if let Some(a) = agency.filter(|a| a.registry_code.is_none())
+                && let Some(code) =
                     describe(db, a.id, &resolve(&a.name, ctx), &a.name, &mut known).await?
-                {
-                    // Described once: no other body of the page claims it.
-                    for (_, other) in aliases.values_mut() {
-                        if let Some(o) = other.as_mut().filter(|o| o.id == a.id) {
-                            o.registry_code = Some(code.clone());
-                        }
+            {
+                // Described once: no other body of the page claims it.
+                for (_, other) in aliases.values_mut() {
+                    if let Some(o) = other.as_mut().filter(|o| o.id == a.id) {
+                        o.registry_code = Some(code.clone());
                     }
                 }
             }
