@@ -25,7 +25,8 @@
 # 5. wrk, A B A B: for each question and each of $CONNS connections, DHR Graph, PostGraphile,
 #    DHR Graph, PostGraphile; each run $WARMUP of warm-up (discarded) and $DURATION measured,
 #    `-t$THREADS`. The table shows the mean of the two runs of each side (rps, p50, p99) and the
-#    ratio ours / peer of the mean rps; wrk's error count (non-2xx, timeouts) over both runs.
+#    ratio ours / peer of the mean rps; wrk's error count (non-2xx, timeouts) over both runs;
+#    and the CPU other processes took during the runs (the machine may be shared; see below).
 # 6. Peak RSS (VmHWM) of both servers after the load.
 # 7. SQL statements per request, counted by PostgreSQL itself: `log_statement = all` is set on
 #    database $DB only (ALTER DATABASE, reset on exit), both servers are started afresh so their
@@ -239,22 +240,49 @@ for q in $queries; do
 done
 
 # --- load ---------------------------------------------------------------------------------
+# This machine may be shared: each measured run also reports the CPU taken meanwhile by
+# processes other than the two servers, PostgreSQL and wrk, as a percentage of all cores
+# (busy time from /proc/stat less theirs; a PostgreSQL backend that exits in the window counts
+# as other). A high figure means that run's rps is not to be trusted.
+clk=$(getconf CLK_TCK)
+ncpu=$(nproc)
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; } # user nice system irq softirq
+# ticks PID...: CPU ticks used so far by these processes (all their threads), one line "PID TICKS" each.
+ticks() {
+  local p
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] && awk -v p="$p" '{ sub(/.*\) /, ""); print p, $12 + $13 }' "/proc/$p/stat" 2>/dev/null
+  done
+  return 0
+}
 # run SIDE Q CONNS ROUND: one warm-up and one measured wrk run; the figures in $tmp/wrk-*.
 run() {
   local p=$port; [ "$1" = peer ] && p=$peer_port
-  local out="$tmp/wrk-$2-$3-$1-$4"
+  local out="$tmp/wrk-$2-$3-$1-$4" t0 t1 b0 b1 wrk_s
   BODY="$tmp/q$2-$1.json" wrk -t"$threads" -c"$3" -d"$warmup" -s bench/post.lua "http://127.0.0.1:$p/graphql" >/dev/null
-  BODY="$tmp/q$2-$1.json" wrk -t"$threads" -c"$3" -d"$duration" --latency -s bench/post.lua \
-    "http://127.0.0.1:$p/graphql" >"$out.raw"
+  ticks $ours_pid $peer_pid $(pgrep -u postgres) >"$out.ticks0"
+  b0=$(busy_ticks) t0=$(date +%s.%N)
+  { TIMEFORMAT='%U %S'; time BODY="$tmp/q$2-$1.json" wrk -t"$threads" -c"$3" -d"$duration" --latency \
+      -s bench/post.lua "http://127.0.0.1:$p/graphql" >"$out.raw" 2>"$out.err"; } 2>"$out.time"
+  b1=$(busy_ticks) t1=$(date +%s.%N)
+  ticks $ours_pid $peer_pid $(pgrep -u postgres) >"$out.ticks1"
+  wrk_s=$(awk '{ print $1 + $2 }' "$out.time")
   grep -E '^(rps|p50_ms|p99_ms|errors) ' "$out.raw" >"$out"
+  # Theirs: the growth of each process's ticks (a process new in the window: all of them).
+  awk -v b="$((b1 - b0))" -v w="$wrk_s" -v clk="$clk" -v n="$ncpu" -v s="$(echo "$t1 - $t0" | bc)" '
+    FNR == NR { before[$1] = $2; next }
+    { theirs += $2 - ($1 in before ? before[$1] : 0) }
+    END { o = (b - theirs - w * clk) / (clk * s * n) * 100; if (o < 0) o = 0; printf "other_cpu_pct %.0f\n", o }' \
+    "$out.ticks0" "$out.ticks1" >>"$out"
   echo "  Q$2 c$3 $1 run $4: $(tr '\n' ' ' <"$out")"
 }
-# fig SIDE Q CONNS KEY: the mean of the two runs (the sum for errors).
+# fig SIDE Q CONNS KEY: the mean of the two runs (the sum for errors, the highest other_cpu_pct).
 fig() {
   local f="$tmp/wrk-$2-$3-$1"
   [ -f "$f-1" ] || { echo -; return; }
-  cat "$f-1" "$f-2" | awk -v k="$4" '$1 == k { s += $2; n++ }
-    END { if (k == "errors") printf "%d", s; else if (k == "rps") printf "%.0f", s / n; else printf "%.1f", s / n }'
+  cat "$f-1" "$f-2" | awk -v k="$4" '$1 == k { s += $2; n++; if ($2 > m) m = $2 }
+    END { if (k == "errors") printf "%d", s; else if (k == "other_cpu_pct") printf "%d", m;
+          else if (k == "rps") printf "%.0f", s / n; else printf "%.1f", s / n }'
 }
 echo
 echo "== load: wrk -t$threads, $warmup warm-up + $duration measured, A B A B"
@@ -272,13 +300,13 @@ peer_rss=$(awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$peer_pid/status")
 stop_servers
 
 echo
-echo "| query | conns | DHR Graph rps | PostGraphile rps | ratio | DHR Graph p50 / p99 ms | PostGraphile p50 / p99 ms | wrk errors (ours / peer) |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| query | conns | DHR Graph rps | PostGraphile rps | ratio | DHR Graph p50 / p99 ms | PostGraphile p50 / p99 ms | wrk errors (ours / peer) | other CPU % (highest run) |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for q in $queries; do
   for c in $conns_list; do
     o=$(fig ours "$q" "$c" rps) e=$(fig peer "$q" "$c" rps) ratio=-
     [ "$o" != - ] && [ "$e" != - ] && ratio=$(awk -v a="$o" -v b="$e" 'BEGIN { printf "%.2f", a / b }')
-    echo "| Q$q | $c | $o | $e | $ratio | $(fig ours "$q" "$c" p50_ms) / $(fig ours "$q" "$c" p99_ms) | $(fig peer "$q" "$c" p50_ms) / $(fig peer "$q" "$c" p99_ms) | $(fig ours "$q" "$c" errors) / $(fig peer "$q" "$c" errors) |"
+    echo "| Q$q | $c | $o | $e | $ratio | $(fig ours "$q" "$c" p50_ms) / $(fig ours "$q" "$c" p99_ms) | $(fig peer "$q" "$c" p50_ms) / $(fig peer "$q" "$c" p99_ms) | $(fig ours "$q" "$c" errors) / $(fig peer "$q" "$c" errors) | $(fig ours "$q" "$c" other_cpu_pct) / $(fig peer "$q" "$c" other_cpu_pct) |"
   done
 done
 echo

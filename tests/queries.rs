@@ -192,3 +192,72 @@ both! {
         assert!(app.query("{ csp(slug: \"nowhere\") { id } }", json!({})).await["csp"].is_null());
     }
 }
+
+both! {
+    async fn an_agencys_recommendations_are_one_order_however_they_are_read(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        for (i, month) in ["March 2024", "May 2019", "March 2024", "January 2022"].iter().enumerate() {
+            let page = format!(
+                "SOURCE: https://example.org/order-{i}/\nSource · Domestic Homicide Review\nOrder {i} review\n\
+                 CSP: Kent\nPublished: {month}\nExtracted: 3 recs\nSummary\nWritten for a test.\n\
+                 | # | Recommendation | Addressed to |\n|---|---|---|\n\
+                 | 1 | Police should share information {i}. | Kent Police |\n\
+                 | 2 | GPs should ask about abuse {i}. | GP Practice |\n\
+                 | 3 | Police should review call handling {i}. | Kent Police | GP Practice |\n"
+            );
+            std::fs::write(dir.path().join(format!("o{i}.txt")), page).unwrap();
+        }
+        assert_eq!(ingest(&app.database.url, &[dir.path()]).0, 0);
+        let top = app.query("{ recurringAgencies(minReviews: 1, first: 1) { nodes { agency { slug recommendationCount } } } }", json!({})).await;
+        let agency = &top["recurringAgencies"]["nodes"][0]["agency"];
+        let slug = agency["slug"].as_str().unwrap().to_owned();
+        let count = agency["recommendationCount"].as_i64().unwrap();
+        assert!(count >= 4, "{top}");
+        let ids = |v: &Value| v["nodes"].as_array().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+
+        let q = "query($s: String!) { agency(slug: $s) { recommendations(first: 100) { nodes { id position review { id published } } } } }";
+        let all = app.query(q, json!({ "s": slug })).await;
+        let nodes = all["agency"]["recommendations"]["nodes"].as_array().unwrap().clone();
+        assert_eq!(nodes.len() as i64, count);
+        // Newest review first (undated last), printed order within a review.
+        let key = |n: &Value| (n["review"]["published"].as_str().unwrap_or("").to_owned(), n["position"].as_i64().unwrap());
+        for pair in nodes.windows(2) {
+            let (a, b) = (key(&pair[0]), key(&pair[1]));
+            assert!(a.0 > b.0 || (a.0 == b.0 && (pair[0]["review"]["id"] != pair[1]["review"]["id"] || a.1 < b.1)), "{a:?} then {b:?}");
+        }
+        let all_ids = ids(&all["agency"]["recommendations"]);
+
+        // Paged two at a time along the index: the same list.
+        let mut paged = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let p = app.query("query($s: String!, $a: String) { agency(slug: $s) { recommendations(first: 2, after: $a) { pageInfo { hasNextPage endCursor } nodes { id } } } }",
+                json!({ "s": slug, "a": after })).await;
+            let page = &p["agency"]["recommendations"];
+            paged.extend(ids(page));
+            if page["pageInfo"]["hasNextPage"] != true { break; }
+            after = page["pageInfo"]["endCursor"].clone();
+        }
+        assert_eq!(paged, all_ids);
+
+        // Under several parents at once (numbered in a window): the same list again.
+        let many = app.query("{ recurringAgencies(minReviews: 1, first: 5) { nodes { agency { slug recommendations(first: 100) { nodes { id } } } } } }", json!({})).await;
+        let mine = many["recurringAgencies"]["nodes"].as_array().unwrap().iter().find(|n| n["agency"]["slug"] == slug.as_str()).unwrap();
+        assert_eq!(ids(&mine["agency"]["recommendations"]), all_ids);
+
+        // Counted only when asked.
+        let cost = |q: &'static str| {
+            let app = &app;
+            let slug = slug.clone();
+            async move {
+                let before = app.statements();
+                app.query(q, json!({ "s": slug })).await;
+                app.statements() - before
+            }
+        };
+        let plain = cost("query($s: String!) { agency(slug: $s) { recommendations(first: 3) { nodes { id } } } }").await;
+        let counted = cost("query($s: String!) { agency(slug: $s) { recommendations(first: 3) { totalCount nodes { id } } } }").await;
+        assert_eq!(counted, plain + 1, "the total costs one statement, and only when asked");
+    }
+}

@@ -80,17 +80,25 @@ impl ChildList for AgencyReviews {
     const LATE_ORDER: &'static str = "COALESCE(r.published, '') DESC, r.id DESC";
 }
 
-/// `Agency.recommendations`: newest review first, printed order within a review.
+/// `Agency.recommendations`: newest review first, printed order within a review. Read along
+/// the agency's reviews in `agency_review`'s `(agency_id, published, review_id)` index, then
+/// each review's recommendations by position: a page of the agency of 5,000 links reads the
+/// page's reviews only (PostgreSQL at national scale: 1.6 ms, against 27 ms to number every
+/// link in a window and count them all; SQLite 0.2 ms against 30 ms). `CROSS JOIN` is
+/// SQLite's way to fix that join order, which without statistics it would start from the
+/// agency's links and sort them all; PostgreSQL plans it as any inner join.
 pub struct AgencyRecommendations;
 impl ChildList for AgencyRecommendations {
     type Row = recommendation::Model;
     const COLUMNS: &'static str = "rec.*";
-    const PARENT: &'static str = "ra.agency_id";
-    const FROM: &'static str = "recommendation rec \
-        JOIN recommendation_agency ra ON ra.recommendation_id = rec.id \
-        JOIN review r ON r.id = rec.review_id WHERE ra.agency_id IN ({in})";
-    const ORDER: &'static str =
-        "COALESCE(r.published, '') DESC, rec.review_id DESC, rec.position, rec.id";
+    const PARENT: &'static str = "x.agency_id";
+    const FROM: &'static str = "agency_review x \
+        CROSS JOIN recommendation rec CROSS JOIN recommendation_agency ra \
+        WHERE x.agency_id IN ({in}) AND x.addressed_recs > 0 \
+        AND rec.review_id = x.review_id \
+        AND ra.recommendation_id = rec.id AND ra.agency_id = x.agency_id";
+    const ORDER: &'static str = "x.published DESC, x.review_id DESC, rec.position, rec.id";
+    const LIMIT_ONE_PARENT: bool = true;
 }
 
 /// `Agency.trace`: the reviews that addressed the agency, oldest first.
