@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_graphql::dataloader::Loader;
 use entity::agency;
-use sea_orm::{DatabaseConnection, FromQueryResult};
+use sea_orm::{DatabaseConnection, DbBackend, FromQueryResult};
 
 use super::{LoadError, grouped};
 
@@ -16,14 +16,23 @@ impl Loader<i32> for AgenciesByRecommendation {
     type Error = LoadError;
 
     async fn load(&self, keys: &[i32]) -> Result<HashMap<i32, Self::Value>, Self::Error> {
-        grouped(
-            &self.0,
-            "SELECT a.*, ra.recommendation_id AS parent_id FROM agency a \
-             JOIN recommendation_agency ra ON ra.agency_id = a.id \
-             WHERE ra.recommendation_id IN ({in}) ORDER BY ra.recommendation_id, ra.position",
-            keys,
-        )
-        .await
+        let sql = match self.0.get_database_backend() {
+            // A review page's few hundred links are a few hundred primary-key probes, but
+            // PostgreSQL's default costs plan them as a hash of every agency (4-8 ms at
+            // national scale against 1.4 ms); the lateral subquery, fenced by `OFFSET 0`,
+            // keeps it a nested loop (memoized per agency). SQLite probes the key anyway.
+            DbBackend::Postgres => {
+                "SELECT a.*, ra.recommendation_id AS parent_id FROM recommendation_agency ra \
+                 CROSS JOIN LATERAL (SELECT * FROM agency WHERE agency.id = ra.agency_id OFFSET 0) a \
+                 WHERE ra.recommendation_id IN ({in}) ORDER BY ra.recommendation_id, ra.position"
+            }
+            _ => {
+                "SELECT a.*, ra.recommendation_id AS parent_id FROM agency a \
+                 JOIN recommendation_agency ra ON ra.agency_id = a.id \
+                 WHERE ra.recommendation_id IN ({in}) ORDER BY ra.recommendation_id, ra.position"
+            }
+        };
+        grouped(&self.0, sql, keys).await
     }
 }
 
