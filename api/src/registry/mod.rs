@@ -56,6 +56,10 @@ pub enum Strength {
     Name,
     Alias,
     Weak,
+    /// Initials made from a register name ("LYPFT" for Leeds and York Partnership NHS
+    /// Foundation Trust): only for a name printed as an abbreviation, only where nothing
+    /// registered answers, and never chosen between two bodies but by the area.
+    Initials,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -563,6 +567,9 @@ impl Builder {
             for alias in split_list(get(&row, "abbreviation")) {
                 self.key(alias, body, Strength::Alias);
             }
+            for initials in trust_initials(name) {
+                self.key(&initials, body, Strength::Initials);
+            }
             for alias in split_list(get(&row, "former_names")) {
                 self.key(alias, body, Strength::Alias);
             }
@@ -858,6 +865,44 @@ impl Builder {
 }
 
 /// "Kent County Council" → "Kent": the place a council is named after.
+/// The initials reviews abbreviate a trust by, made from its register name the way trusts
+/// abbreviate themselves: the stem's capitalised words ("of", "the" left out; "and" left out
+/// or as "a"), with or without the "FT" or "T" of "(NHS) Foundation Trust" / "NHS Trust":
+/// LYPFT, NNUH, SLaM, RDaSH, TEWV, UHL, RCHT. At least three letters.
+pub fn trust_initials(name: &str) -> Vec<String> {
+    let (stem, suffix) = if let Some(stem) = name.strip_suffix(" NHS Foundation Trust") {
+        (stem, "FT")
+    } else if let Some(stem) = name.strip_suffix(" NHS Trust") {
+        (stem, "T")
+    } else {
+        return Vec::new();
+    };
+    let words: Vec<&str> = stem
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '-')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let initials = |with_and: bool| -> String {
+        words
+            .iter()
+            .filter_map(|w| match w.to_lowercase().as_str() {
+                "of" | "the" | "&" => None,
+                "and" => with_and.then_some('A'),
+                _ => w.chars().next().filter(|c| c.is_alphabetic()),
+            })
+            .flat_map(char::to_uppercase)
+            .collect()
+    };
+    let mut out: Vec<String> = Vec::new();
+    for core in [initials(false), initials(true)] {
+        for form in [core.clone(), format!("{core}{suffix}")] {
+            if form.chars().count() >= 3 && !out.contains(&form) {
+                out.push(form);
+            }
+        }
+    }
+    out
+}
+
 fn display_short(name: &str) -> String {
     let mut s = name;
     for suffix in [

@@ -432,7 +432,7 @@ fn resolve_free(name: &str) -> Option<Resolution> {
             context_free: true,
         });
     }
-    if let Some((body, abbreviation)) = registered(&key, None) {
+    if let Some((body, abbreviation)) = registered_as(name, &key, None) {
         let b = registry().body(body);
         return Some(Resolution {
             target: Target::Body(body),
@@ -471,10 +471,31 @@ fn resolve_free(name: &str) -> Option<Resolution> {
 /// best strength compete; several are told apart by the area, else current beats closed,
 /// else nobody is chosen.
 fn registered(key: &str, area: Option<&Area>) -> Option<(usize, bool)> {
+    registered_as(key, key, area)
+}
+
+/// As [`registered`], for a printed name: initials made from register names count only
+/// where the name is printed as an abbreviation ("UHL", not "uhl" inside a sentence).
+fn registered_as(printed: &str, key: &str, area: Option<&Area>) -> Option<(usize, bool)> {
     let r = registry();
-    let all = r.candidates(key);
+    let initials_ok = super::is_abbreviation(printed);
+    let all: Vec<&super::Candidate> = r
+        .candidates(key)
+        .iter()
+        .filter(|c| c.strength != Strength::Initials || initials_ok)
+        .collect();
     let best = all.iter().map(|c| c.strength).min()?;
     let top: Vec<_> = all.iter().filter(|c| c.strength == best).collect();
+    // Initials are short and reused across the country ("MFT" is Manchester's and Medway's):
+    // only a body serving the review's area answers to them.
+    if best == Strength::Initials {
+        let area = area?;
+        let local: Vec<_> = top
+            .iter()
+            .filter(|c| r.body(c.body).areas.iter().any(|a| area.las.contains(a)))
+            .collect();
+        return (local.len() == 1).then(|| (local[0].body, true));
+    }
     if top.len() == 1 {
         return Some((top[0].body, top[0].abbreviation));
     }
@@ -488,7 +509,7 @@ fn registered(key: &str, area: Option<&Area>) -> Option<(usize, bool)> {
         }
     }
     let current: Vec<_> = top.iter().filter(|c| r.body(c.body).current).collect();
-    if current.len() == 1 && best != Strength::Weak {
+    if current.len() == 1 && best < Strength::Weak {
         return Some((current[0].body, current[0].abbreviation));
     }
     None
@@ -571,7 +592,7 @@ pub fn resolve(printed: &str, ctx: &ReviewContext) -> Resolution {
     }
     // An alias of several bodies, told apart by the review's area.
     if let Some(area) = area
-        && let Some((body, abbreviation)) = registered(&key, Some(area))
+        && let Some((body, abbreviation)) = registered_as(name, &key, Some(area))
     {
         let b = registry().body(body);
         return Resolution {
@@ -581,12 +602,22 @@ pub fn resolve(printed: &str, ctx: &ReviewContext) -> Resolution {
             } else {
                 Method::Registry
             },
-            reason: format!(
-                "{:?} names several bodies; {} serves this review's area ({})",
-                tidy(name),
-                b.name,
-                area.csp
-            ),
+            reason: if abbreviation {
+                format!(
+                    "{:?} abbreviates {} ({}), which serves this review's area ({})",
+                    tidy(name),
+                    b.name,
+                    b.code,
+                    area.csp
+                )
+            } else {
+                format!(
+                    "{:?} names several bodies; {} serves this review's area ({})",
+                    tidy(name),
+                    b.name,
+                    area.csp
+                )
+            },
             context_free: false,
         };
     }
@@ -761,7 +792,8 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || ends("partner agencies")
                 || ends("organisations")
                 || ends("professionals")
-                || ends("services") && starts("all"),
+                || ends("services") && starts("all")
+                || starts("each") && (ends("agency") || ends("agencies")),
             S::Collective,
             K::Collective,
             "a collective (\"All ...\", \"... agencies\")",
@@ -795,12 +827,24 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
             "\"... Safeguarding Adults Board\"",
         ),
         (
-            has("safeguarding children") || has("safeguarding childrens"),
+            has("safeguarding children")
+                || has("safeguarding childrens")
+                || ends("lscb")
+                || ends("lscp"),
             S::ChildrensServices,
             K::Other,
             "\"... Safeguarding Children Partnership/Board\"",
         ),
-        (has("marac"), S::MaracPartnership, K::Other, "\"MARAC\""),
+        (
+            has("marac")
+                || has("matac")
+                || has("mash")
+                || has("multi agency safeguarding hub")
+                || has("multi-agency safeguarding hub"),
+            S::MaracPartnership,
+            K::Other,
+            "\"MARAC\", \"MATAC\", \"MASH\"",
+        ),
         (
             has("mappa")
                 || has("criminal justice board")
@@ -876,6 +920,7 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || has("university hospitals")
                 || has("emergency department")
                 || ends("a and e")
+                || has("aande")
                 || has("maternity"),
             S::AcuteHealth,
             K::NhsTrust,
@@ -919,7 +964,9 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || has("adult services")
                 || has("adults services")
                 || has("adult social services")
-                || has("adult care"),
+                || has("adult care")
+                || has("adults health and care")
+                || has("adult health and care"),
             S::AdultSocialCare,
             K::LocalAuthorityService,
             "\"... Adult Social Care\"",
@@ -931,6 +978,9 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || has("children and families")
                 || has("childrens social work")
                 || has("early help")
+                || has("childrens trust")
+                || has("children and young peoples")
+                || has("child and family")
                 || has("children social care"),
             S::ChildrensServices,
             K::LocalAuthorityService,
@@ -963,7 +1013,12 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || has("stalking")
                 || has("isva")
                 || has("rape crisis")
-                || has("sexual violence"),
+                || has("sexual violence")
+                || has("without abuse")
+                || has("women in need")
+                || has("womens centre")
+                || has("family justice centre")
+                || ends("dvs"),
             S::SpecialistDomesticAbuse,
             K::DomesticAbuseOrganisation,
             "specialist domestic abuse (\"Women's Aid\", \"IDVA\", \"Domestic Abuse ...\")",
@@ -1087,7 +1142,10 @@ pub fn name_cost(name: &str) -> Option<usize> {
     if resolve_free(name).is_some()
         || generic_role(&key).is_some()
         || service_keys().iter().any(|(k, _)| *k == key)
-        || !registry().candidates(&key).is_empty()
+        || registry()
+            .candidates(&key)
+            .iter()
+            .any(|c| c.strength != Strength::Initials || super::is_abbreviation(name))
     {
         Some(1)
     } else if rule(name).is_some() {
@@ -1108,7 +1166,10 @@ pub fn is_addressee(name: &str) -> bool {
     resolve_free(name).is_some()
         || generic_role(&key).is_some()
         || service_keys().iter().any(|(k, _)| *k == key)
-        || !registry().candidates(&key).is_empty()
+        || registry()
+            .candidates(&key)
+            .iter()
+            .any(|c| c.strength != Strength::Initials || super::is_abbreviation(name))
         || rule(name).is_some()
 }
 
@@ -1309,6 +1370,30 @@ mod tests {
         assert!(!r.context_free);
         // Without the review's definition, WRP is nobody.
         assert_eq!(resolve("WRP", &none()).method, Method::Unresolved);
+    }
+
+    #[test]
+    fn step_trust_initials_only_in_their_area() {
+        assert_eq!(
+            crate::registry::trust_initials("Leeds and York Partnership NHS Foundation Trust"),
+            vec!["LYP", "LYPFT", "LAYP", "LAYPFT"]
+        );
+        assert!(crate::registry::trust_initials("Kent County Council").is_empty());
+        let (agency, sector, method) = resolved("SLaM", &ctx("Lambeth"));
+        assert_eq!(agency, "South London and Maudsley NHS Foundation Trust");
+        assert_eq!(
+            (sector, method),
+            (Sector::MentalHealth, Method::Abbreviation)
+        );
+        assert_eq!(
+            resolved("UHL", &ctx("Leicester")).0,
+            "University Hospitals of Leicester NHS Trust"
+        );
+        // Outside the trust's area, or with no area, initials name nothing.
+        assert_eq!(resolved("UHL", &ctx("Cornwall")).2, Method::Unresolved);
+        assert_eq!(resolved("LYPFT", &none()).2, Method::Unresolved);
+        // Printed as a word, not an abbreviation: not initials.
+        assert_ne!(resolved("Slam", &ctx("Lambeth")).2, Method::Abbreviation);
     }
 
     #[test]
