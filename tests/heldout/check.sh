@@ -150,13 +150,13 @@ nsplit = 0
 for b, rs in sorted(bybody.items()):
     ags = collections.OrderedDict()
     for r in rs:
-        ags.setdefault(f"{r['got']['agency']} [{r['got'].get('code','-')}, {r['got'].get('method','?')}]", []).append(r)
+        ags.setdefault(f"{r['got']['agency']} [{r['got'].get('code','-')}]", []).append(r)
     if len(ags) < 2:
         continue
     nsplit += 1
     print(f"   body={b}:")
     for a, ars in ags.items():
-        print(f"      {a} <- " + "; ".join(f"[{x['csp']}] \"{x['name']}\"" for x in ars))
+        print(f"      {a} <- " + "; ".join(f"[{x['csp']}] \"{x['name']}\" ({x['got'].get('method','?')})" for x in ars))
 if not nsplit:
     print("   none")
 sys.exit(0 if not fails else 1)
