@@ -1054,6 +1054,19 @@ impl Registry {
         })
     }
 
+    /// Whether a body serves an area: they share a local authority, or the body serves a
+    /// district of a county the area names (an ICB lists districts, a county CSP the county).
+    pub fn serves(&self, body: usize, area: &Area) -> bool {
+        self.bodies[body].areas.iter().any(|key| {
+            area.las.contains(key)
+                || self
+                    .las
+                    .get(key)
+                    .and_then(|la| la.county_key.as_ref())
+                    .is_some_and(|county| area.las.contains(county))
+        })
+    }
+
     /// The register bodies an area is served by: its local authorities (current ones first),
     /// police force, ICB and Welsh health board.
     pub fn bodies_of_area(&self, area: &Area) -> AreaBodies {

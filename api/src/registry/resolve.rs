@@ -490,10 +490,7 @@ fn registered_as(printed: &str, key: &str, area: Option<&Area>) -> Option<(usize
     // only a body serving the review's area answers to them.
     if best == Strength::Initials {
         let area = area?;
-        let local: Vec<_> = top
-            .iter()
-            .filter(|c| r.body(c.body).areas.iter().any(|a| area.las.contains(a)))
-            .collect();
+        let local: Vec<_> = top.iter().filter(|c| r.serves(c.body, area)).collect();
         return (local.len() == 1).then(|| (local[0].body, true));
     }
     if top.len() == 1 {
