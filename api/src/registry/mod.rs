@@ -1078,24 +1078,42 @@ impl Registry {
                 local_authorities.push(la.body);
             }
         }
-        local_authorities.sort_by_key(|b| (!self.bodies[*b].current, self.bodies[*b].name.clone()));
+        self.current_first(&mut local_authorities);
         AreaBodies {
             local_authorities,
-            police_force: area
-                .force
-                .as_ref()
-                .and_then(|f| self.by_code(&format!("force:{f}"))),
-            icb: area
-                .icb_ods
-                .as_ref()
-                .and_then(|o| self.by_code(&format!("ods:{o}"))),
-            health_board: area.health_board.as_ref().and_then(|h| {
-                self.candidates(&name_key(h))
-                    .iter()
-                    .find(|c| c.strength == Strength::Name)
-                    .map(|c| c.body)
-            }),
+            police_force: self.force_of(area),
+            icb: self.icb_of(area),
+            health_board: self.health_board_of(area),
         }
+    }
+
+    /// The area's police force.
+    pub fn force_of(&self, area: &Area) -> Option<usize> {
+        area.force
+            .as_ref()
+            .and_then(|f| self.by_code(&format!("force:{f}")))
+    }
+
+    /// The area's integrated care board (England).
+    pub fn icb_of(&self, area: &Area) -> Option<usize> {
+        area.icb_ods
+            .as_ref()
+            .and_then(|o| self.by_code(&format!("ods:{o}")))
+    }
+
+    /// The area's local health board (Wales).
+    pub fn health_board_of(&self, area: &Area) -> Option<usize> {
+        area.health_board.as_ref().and_then(|h| {
+            self.candidates(&name_key(h))
+                .iter()
+                .find(|c| c.strength == Strength::Name)
+                .map(|c| c.body)
+        })
+    }
+
+    /// Current bodies first, then by name: how lists of an area's bodies are shown.
+    fn current_first(&self, bodies: &mut [usize]) {
+        bodies.sort_by_key(|b| (!self.bodies[*b].current, self.bodies[*b].name.clone()));
     }
 
     /// The local authorities a registered body serves (a force's, an ICB's, a council's own),
@@ -1132,7 +1150,7 @@ impl Registry {
         {
             out.push(body);
         }
-        out.sort_by_key(|b| (!self.bodies[*b].current, self.bodies[*b].name.clone()));
+        self.current_first(&mut out);
         out
     }
 

@@ -697,19 +697,13 @@ fn in_context(key: &str, area: &Area) -> Option<Resolution> {
         .find(|(k, _)| *k == key)
         .map(|(_, r)| *r)?;
     let body = match role {
-        Role::Police => area
-            .force
-            .as_ref()
-            .and_then(|f| r.by_code(&format!("force:{f}"))),
+        Role::Police => r.force_of(area),
         Role::Pcc => area.force.as_ref().and_then(|f| r.pcc_of_force(f)),
-        Role::Icb => area
-            .icb_ods
-            .as_ref()
-            .and_then(|o| r.by_code(&format!("ods:{o}"))),
-        Role::Ccg => area.icb_ods.as_ref().and_then(|o| {
+        Role::Icb => r.icb_of(area),
+        Role::Ccg => r.icb_of(area).and_then(|icb| {
             // Only where one 2021 CCG became the area's ICB is "the CCG" that CCG.
             let ccgs: Vec<usize> = r
-                .predecessors(r.by_code(&format!("ods:{o}"))?)
+                .predecessors(icb)
                 .iter()
                 .copied()
                 .filter(|p| {
@@ -719,12 +713,7 @@ fn in_context(key: &str, area: &Area) -> Option<Resolution> {
                 .collect();
             (ccgs.len() == 1).then(|| ccgs[0])
         }),
-        Role::HealthBoard => area.health_board.as_ref().and_then(|h| {
-            r.candidates(&name_key(h))
-                .iter()
-                .find(|c| c.strength == Strength::Name)
-                .map(|c| c.body)
-        }),
+        Role::HealthBoard => r.health_board_of(area),
         Role::Council => {
             let lower = r.lower_tier(area);
             let upper = r.upper_tier(area);
