@@ -90,6 +90,7 @@ code_enum! {
         NationalBody => "NATIONAL_BODY",
         Probation => "PROBATION",
         DomesticAbuseOrganisation => "DOMESTIC_ABUSE_ORGANISATION",
+        Provider => "PROVIDER",
         Collective => "COLLECTIVE",
         Generic => "GENERIC",
         Other => "OTHER",

@@ -101,6 +101,10 @@ mirror! {
         Probation,
         /// A specialist domestic abuse organisation.
         DomesticAbuseOrganisation,
+        /// A provider no official register holds: a housing association or ALMO, a drug and
+        /// alcohol treatment provider, a community interest company delivering NHS services, a
+        /// children's services company (curated list, `api/data/registry/providers.csv`).
+        Provider,
         /// A collective addressee ("All Agencies").
         Collective,
         /// A generic name no area could place.

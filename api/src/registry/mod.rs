@@ -17,7 +17,7 @@ use crate::domain::{AgencyKind, Scope, Sector};
 
 /// Bumped whenever a register file or the way it is read changes, so that re-ingest and
 /// `agencies reresolve` can tell which registry resolved a link.
-pub const VERSION: &str = "2026.12.1";
+pub const VERSION: &str = "2026.12.2";
 
 const POLICE_FORCES: &str = include_str!("../../data/registry/police_forces.csv");
 const PCCS: &str = include_str!("../../data/registry/police_and_crime_commissioners.csv");
@@ -31,6 +31,8 @@ const NATIONAL: &str = include_str!("../../data/registry/national_bodies.csv");
 const PROBATION: &str = include_str!("../../data/registry/probation.csv");
 const DA_ORGS: &str = include_str!("../../data/registry/da_organisations.csv");
 const CSP_NAMES: &str = include_str!("../../data/registry/csp_names.csv");
+const PROVIDERS: &str = include_str!("../../data/registry/providers.csv");
+const ALIASES: &str = include_str!("../../data/registry/aliases.csv");
 
 /// One body of a register.
 #[derive(Debug, Clone)]
@@ -275,6 +277,8 @@ impl Builder {
         self.national();
         self.probation();
         self.da_organisations();
+        self.providers();
+        self.aliases();
         self.csps();
         for (body, parent) in std::mem::take(&mut self.parent_names) {
             if let Some(p) = self.by_code.get(&parent).copied().or(self.primary(&parent))
@@ -755,6 +759,70 @@ impl Builder {
         }
     }
 
+    /// Providers no official register here lists: housing associations and ALMOs, local
+    /// domestic-abuse services, drug and alcohol treatment providers, community interest
+    /// companies delivering NHS community services, children's services companies. Curated
+    /// by the project (README of `api/data/registry/`): without them, the names reviews
+    /// print most after the statutory bodies' fall to `OTHER`.
+    fn providers(&mut self) {
+        for row in rows(PROVIDERS) {
+            let name = get(&row, "name");
+            let sector: Sector = get(&row, "sector").parse().unwrap_or(Sector::Other);
+            let kind = match get(&row, "kind") {
+                "nhs trust" => AgencyKind::NhsTrust,
+                "domestic abuse organisation" => AgencyKind::DomesticAbuseOrganisation,
+                "national body" => AgencyKind::NationalBody,
+                "probation" => AgencyKind::Probation,
+                _ => AgencyKind::Provider,
+            };
+            let scope = match get(&row, "scope") {
+                "local" => Scope::Local,
+                "regional" => Scope::Regional,
+                _ => Scope::National,
+            };
+            let areas: Vec<String> = split_list(get(&row, "areas")).map(name_key).collect();
+            let body = self.add(
+                format!("provider:{}", slugify(name)),
+                name,
+                sector,
+                kind,
+                scope,
+                !get(&row, "note").contains("(until ") && !get(&row, "note").contains("(closed "),
+                areas,
+            );
+            for alias in split_list(get(&row, "aliases")) {
+                self.key(alias, body, Strength::Alias);
+            }
+        }
+    }
+
+    /// Names the registers leave out of their own bodies: the abbreviations trusts and ICBs
+    /// go by (AWP, TEWV, BNSSG), Welsh names (Heddlu Gogledd Cymru, Cyngor Gwynedd), a
+    /// city's short name (Hull), and a sector where the register's does not fit the body
+    /// (the Department for Education is national government, not a school).
+    fn aliases(&mut self) {
+        for row in rows(ALIASES) {
+            let name = get(&row, "name");
+            let Some(body) = self.primary(name) else {
+                continue;
+            };
+            if let Ok(sector) = get(&row, "sector").parse::<Sector>() {
+                self.bodies[body].sector = sector;
+            }
+            let council = self.bodies[body].kind == AgencyKind::LocalAuthority;
+            for alias in split_list(get(&row, "aliases")) {
+                self.key(alias, body, Strength::Alias);
+                if council {
+                    // So that a CSP printed by the short name ("Hull") finds its area.
+                    let list = self.councils.entry(name_key(alias)).or_default();
+                    if !list.contains(&body) {
+                        list.push(body);
+                    }
+                }
+            }
+        }
+    }
+
     /// The area of a set of local authorities (short keys), with their successors.
     fn area_of(&self, csp: &str, las: Vec<String>, force: Option<String>) -> Area {
         let mut keys: Vec<String> = Vec::new();
@@ -952,6 +1020,14 @@ impl Registry {
 
     pub fn by_code(&self, code: &str) -> Option<usize> {
         self.by_code.get(code).copied()
+    }
+
+    /// The body a register names so (its own name, not an alias).
+    pub fn by_name(&self, name: &str) -> Option<usize> {
+        self.candidates(&name_key(name))
+            .iter()
+            .find(|c| c.strength == Strength::Name)
+            .map(|c| c.body)
     }
 
     pub fn candidates(&self, key: &str) -> &[Candidate] {

@@ -170,6 +170,7 @@ enum Role {
     Council,
     Csp,
     Probation,
+    Ambulance,
 }
 
 const GENERIC_NAMES: &[(&str, Role)] = &[
@@ -210,6 +211,12 @@ const GENERIC_NAMES: &[(&str, Role)] = &[
     ("csp", Role::Csp),
     ("community safety partnership", Role::Csp),
     ("probation", Role::Probation),
+    ("ambulance service", Role::Ambulance),
+    ("ambulance", Role::Ambulance),
+    ("ambulance trust", Role::Ambulance),
+    ("local ambulance service", Role::Ambulance),
+    ("nhs ambulance service", Role::Ambulance),
+    ("ambulance services", Role::Ambulance),
     ("local probation service", Role::Probation),
 ];
 
@@ -736,6 +743,7 @@ fn in_context(key: &str, area: &Area) -> Option<Resolution> {
                 .first()
                 .map(|c| c.body)
         }),
+        Role::Ambulance => ambulance_trust(area).and_then(|name| r.by_name(name)),
     }?;
     let b = r.body(body);
     Some(Resolution {
@@ -743,6 +751,36 @@ fn in_context(key: &str, area: &Area) -> Option<Resolution> {
         method: Method::Context,
         reason: format!("generic name in a review of {}: {}", area.csp, b.name),
         context_free: false,
+    })
+}
+
+/// The ambulance trust of an area. Ambulance trusts serve NHS regions, not the ICBs the trust
+/// register files them under, so the region (and in the South East the force area) decides;
+/// the Lincolnshire unitaries of Yorkshire and the Humber are East Midlands Ambulance's.
+fn ambulance_trust(area: &Area) -> Option<&'static str> {
+    let all =
+        |keys: &[&str]| !area.las.is_empty() && area.las.iter().all(|l| keys.contains(&l.as_str()));
+    if all(&["isle of wight"]) {
+        return Some("Isle of Wight NHS Trust");
+    }
+    if all(&["north lincolnshire", "north east lincolnshire"]) {
+        return Some("East Midlands Ambulance Service NHS Trust");
+    }
+    Some(match (area.region.as_deref()?, area.force.as_deref()) {
+        ("North East", _) => "North East Ambulance Service NHS Foundation Trust",
+        ("North West", _) => "North West Ambulance Service NHS Trust",
+        ("Yorkshire and The Humber", _) => "Yorkshire Ambulance Service NHS Trust",
+        ("East Midlands", _) => "East Midlands Ambulance Service NHS Trust",
+        ("West Midlands", _) => "West Midlands Ambulance Service University NHS Foundation Trust",
+        ("East of England", _) => "East of England Ambulance Service NHS Trust",
+        ("London", _) => "London Ambulance Service NHS Trust",
+        ("South West", _) => "South Western Ambulance Service NHS Foundation Trust",
+        ("South East", Some("kent" | "surrey" | "sussex")) => {
+            "South East Coast Ambulance Service NHS Foundation Trust"
+        }
+        ("South East", Some(_)) => "South Central Ambulance Service NHS Foundation Trust",
+        ("Wales", _) => "Welsh Ambulance Services NHS Trust",
+        _ => return None,
     })
 }
 
@@ -770,7 +808,7 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
     let starts = |w: &str| n[1..].starts_with(w) && word_at(1, w);
     use AgencyKind as K;
     use Sector as S;
-    let rules: [(bool, S, K, &'static str); 34] = [
+    let rules: [(bool, S, K, &'static str); 35] = [
         (
             n.split_whitespace().next() == Some("all")
                 || ends("agencies")
@@ -807,7 +845,8 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
         (
             has("safeguarding adults board")
                 || has("safeguarding adult board")
-                || has("safeguarding adults partnership"),
+                || has("safeguarding adults partnership")
+                || ends("sab"),
             S::AdultSocialCare,
             K::Other,
             "\"... Safeguarding Adults Board\"",
@@ -830,6 +869,17 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
             S::MaracPartnership,
             K::Other,
             "\"MARAC\", \"MATAC\", \"MASH\"",
+        ),
+        (
+            // Boards of several agencies: the Welsh regional safeguarding boards (adults and
+            // children), the Domestic Abuse Act's local partnership boards.
+            has("safeguarding board")
+                || ends("partnership board")
+                || has("local partnership board")
+                || ends("domestic abuse partnership"),
+            S::MaracPartnership,
+            K::Other,
+            "a multi-agency board (\"... Safeguarding Board\", \"... Partnership Board\")",
         ),
         (
             has("mappa")
@@ -869,7 +919,12 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
         (
             has("mental health")
                 || has("psychiatric")
+                || has("psychiatry")
                 || has("crisis team")
+                || has("crisis resolution")
+                || has("home treatment")
+                || has("early intervention in psychosis")
+                || has("camhs")
                 || has("cmht")
                 || has("iapt")
                 || has("talking therapies"),
@@ -882,8 +937,14 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || has("community healthcare")
                 || has("health visiting")
                 || has("health visitor")
+                || has("health visitors")
                 || has("district nursing")
-                || has("school nursing"),
+                || has("district nurses")
+                || has("school nursing")
+                || has("school nurses")
+                || has("speech and language")
+                || ends("salt")
+                || has("sexual health"),
             S::CommunityHealth,
             K::Other,
             "community health (\"... Community Health ...\", health visiting)",
@@ -925,7 +986,8 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || ends("ics")
                 || ends("ccg")
                 || has("clinical commissioning")
-                || starts("nhs")
+                // "NHS Kent and Medway" is an ICB; "NHS 111" a service.
+                || starts("nhs") && !n[5..].starts_with(|c: char| c.is_ascii_digit())
                 || ends("commissioning")
                 || ends("commissioners"),
             S::HealthCommissioning,
@@ -952,7 +1014,11 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || has("adult social services")
                 || has("adult care")
                 || has("adults health and care")
-                || has("adult health and care"),
+                || has("adult health and care")
+                || has("care home")
+                || has("care homes")
+                || has("nursing home")
+                || has("nursing homes"),
             S::AdultSocialCare,
             K::LocalAuthorityService,
             "\"... Adult Social Care\"",
@@ -1018,7 +1084,13 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || ends("housing partnership")
                 || has("homelessness")
                 || ends("living") && has("housing")
-                || has("housing"),
+                || has("housing")
+                || has("homes") && !has("care homes") && !has("nursing homes")
+                || ends("at home") && !has("care")
+                || has("tmo")
+                || has("tenant management organisation")
+                || has("harca")
+                || has("almo"),
             S::Housing,
             K::Other,
             "\"... Housing\", \"... Homes\"",
@@ -1314,7 +1386,7 @@ mod tests {
             (
                 "Department for Education",
                 "Department for Education",
-                Sector::Education,
+                Sector::NationalGovernment,
             ),
         ] {
             let (name, s, method) = resolved(printed, &none());
@@ -1359,6 +1431,105 @@ mod tests {
     }
 
     #[test]
+    fn abbreviations_welsh_names_and_providers_no_register_lists() {
+        for (printed, csp, want, sector) in [
+            // The abbreviations trusts and ICBs go by, wherever the review is from.
+            (
+                "EPUT",
+                None,
+                "Essex Partnership University",
+                Sector::MentalHealth,
+            ),
+            (
+                "SECAmb",
+                None,
+                "South East Coast Ambulance",
+                Sector::AcuteHealth,
+            ),
+            (
+                "BOB ICB",
+                None,
+                "Berkshire West",
+                Sector::HealthCommissioning,
+            ),
+            // One abbreviation, two trusts: the review's area decides.
+            (
+                "MFT",
+                Some("Manchester"),
+                "Manchester University",
+                Sector::AcuteHealth,
+            ),
+            ("MFT", Some("Medway"), "Medway NHS", Sector::AcuteHealth),
+            // Welsh names; a city's short name as a CSP.
+            (
+                "Heddlu De Cymru",
+                None,
+                "South Wales Police",
+                Sector::Police,
+            ),
+            (
+                "Cyngor Sir Penfro",
+                None,
+                "Pembrokeshire",
+                Sector::LocalAuthority,
+            ),
+            (
+                "Council",
+                Some("Hull"),
+                "Hull City Council",
+                Sector::LocalAuthority,
+            ),
+            // Providers no official register holds.
+            ("Riverside", None, "Riverside", Sector::Housing),
+            (
+                "Phoenix Futures",
+                None,
+                "Phoenix Futures",
+                Sector::SubstanceMisuse,
+            ),
+            ("Locala", None, "Locala", Sector::CommunityHealth),
+            (
+                "Standing Together",
+                None,
+                "Standing Together",
+                Sector::SpecialistDomesticAbuse,
+            ),
+            // A register's sector that does not fit the body is corrected.
+            (
+                "DfE",
+                None,
+                "Department for Education",
+                Sector::NationalGovernment,
+            ),
+        ] {
+            let c = csp.map_or_else(none, ctx);
+            let (name, s, method) = resolved(printed, &c);
+            assert!(name.contains(want), "{printed} in {csp:?}: {name}");
+            assert_eq!(s, sector, "{printed}");
+            assert_ne!(method, Method::Unresolved, "{printed}");
+        }
+        // Without an area, an abbreviation two trusts share names neither.
+        assert_eq!(resolved("MFT", &none()).2, Method::Unresolved);
+    }
+
+    #[test]
+    fn the_ambulance_service_of_the_area() {
+        for (csp, want) in [
+            ("Leeds", "Yorkshire Ambulance"),
+            ("Kent", "South East Coast Ambulance"),
+            ("Oxford", "South Central Ambulance"),
+            ("North Lincolnshire", "East Midlands Ambulance"),
+            ("Cardiff", "Welsh Ambulance"),
+            ("Isle of Wight", "Isle of Wight NHS Trust"),
+        ] {
+            let (name, sector, method) = resolved("the Ambulance Service", &ctx(csp));
+            assert!(name.contains(want), "{csp}: {name}");
+            assert_eq!((sector, method), (Sector::AcuteHealth, Method::Context));
+        }
+        assert_eq!(resolved("Ambulance Service", &none()).2, Method::Rule);
+    }
+
+    #[test]
     fn step_trust_initials_only_in_their_area() {
         assert_eq!(
             crate::registry::trust_initials("Leeds and York Partnership NHS Foundation Trust"),
@@ -1379,7 +1550,7 @@ mod tests {
         assert_eq!(resolved("UHL", &ctx("Cornwall")).2, Method::Unresolved);
         assert_eq!(resolved("LYPFT", &none()).2, Method::Unresolved);
         // Printed as a word, not an abbreviation: not initials.
-        assert_ne!(resolved("Slam", &ctx("Lambeth")).2, Method::Abbreviation);
+        assert_ne!(resolved("Lypft", &ctx("Leeds")).2, Method::Abbreviation);
     }
 
     #[test]
@@ -1490,6 +1661,34 @@ mod tests {
             assert_eq!(r.spec(printed).sector, sector, "{printed}");
             assert_eq!(r.spec(printed).name, printed, "rules never rename or merge");
         }
+    }
+
+    #[test]
+    fn rules_for_boards_services_and_housing_forms() {
+        for (printed, sector) in [
+            ("West Wales Safeguarding Board", Sector::MaracPartnership),
+            (
+                "Domestic Abuse Local Partnership Board",
+                Sector::MaracPartnership,
+            ),
+            ("Crisis Resolution Team", Sector::MentalHealth),
+            ("Liaison Psychiatry Service", Sector::MentalHealth),
+            ("School Nurses", Sector::CommunityHealth),
+            ("Speech and Language Therapy", Sector::CommunityHealth),
+            ("Homes for Anywhere", Sector::Housing),
+            ("Anytown at Home", Sector::Housing),
+            ("Anytown TMO", Sector::Housing),
+            ("NHS Anywhere", Sector::HealthCommissioning),
+        ] {
+            let (_, s, method) = resolved(printed, &none());
+            assert_eq!((s, method), (sector, Method::Rule), "{printed}");
+        }
+        // Care homes are care, not housing; a numbered NHS service is not an ICB.
+        assert_eq!(
+            resolved("Anytown Care Homes", &none()).1,
+            Sector::AdultSocialCare
+        );
+        assert_ne!(resolved("NHS 119", &none()).1, Sector::HealthCommissioning);
     }
 
     #[test]
