@@ -424,6 +424,8 @@ both! {
                     match dhr_graph_api::plans::change(&path, id, version, PlanChange { status: Some(status), ..Default::default() }, "prop").await {
                         Ok(_) => moved += 1,
                         Err(PlanError::Withdrawn) => withdrew += 1,
+                        // The status it already has: refused, and no event written.
+                        Err(PlanError::NothingToChange) => {}
                         Err(e) => panic!("step {step}: {e}"),
                     }
                 }

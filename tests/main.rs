@@ -15,6 +15,7 @@ mod graph;
 mod history;
 mod ingest;
 mod ops;
+mod papercuts;
 mod queries;
 mod registry;
 mod related;

@@ -11,7 +11,11 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "dhr-graph",
     version,
-    about = "GraphQL API over the public record of Domestic Homicide Reviews"
+    about = "GraphQL API over the public record of Domestic Homicide Reviews",
+    after_help = "Without a command, `serve` runs with its defaults (a SQLite file \
+                  dhr-graph.db, 127.0.0.1:8000, sample data on first start). Its flags belong to it: \
+                  `dhr-graph serve --listen 0.0.0.0:8000 --database-url postgres://...`; see \
+                  `dhr-graph serve --help`."
 )]
 pub struct Cli {
     /// What to do; `serve` when omitted.

@@ -19,10 +19,35 @@ use sea_orm::{
 pub enum DbError {
     #[error("unsupported database URL {0:?}: expected sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
-    #[error("cannot connect to the database: {0}")]
+    #[error("cannot connect to the database: {}", plain(.0))]
     Connect(#[source] DbErr),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[source] DbErr),
+}
+
+/// A driver's error as a person reads it: without the layers' prefixes ("Connection Error:
+/// error returned from database:") and PostgreSQL's note of the line of its own C source
+/// ("at line 948"), which says nothing about the user's setup.
+fn plain(e: &DbErr) -> String {
+    let mut s = e.to_string();
+    for prefix in ["Connection Error: ", "error returned from database: "] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            s = rest.to_owned();
+        }
+    }
+    if let Some(at) = s.rfind(" at line ")
+        && s[at + " at line ".len()..]
+            .chars()
+            .all(|c| c.is_ascii_digit())
+    {
+        s.truncate(at);
+    }
+    if s.contains("does not exist") && s.starts_with("database ") {
+        s.push_str(
+            " (create it first, e.g. `createdb NAME`, or point --database-url at one that exists)",
+        );
+    }
+    s
 }
 
 /// Counts SQL statements executed through one connection pool.

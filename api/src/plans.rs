@@ -78,6 +78,11 @@ pub enum PlanError {
     OutOfScope,
     #[error("the plan is at version {current}, not {expected}")]
     Conflict { current: i32, expected: i32 },
+    #[error(
+        "nothing to change: the plan already has this status and these values (send a note \
+         to record that it was looked at)"
+    )]
+    NothingToChange,
     #[error("database error: {0}")]
     Db(#[from] DbErr),
 }
@@ -290,6 +295,13 @@ async fn apply<C: ConnectionTrait>(
         change.rag.map(|r| r.map(|r| r.code().to_owned()))
     );
     patch!(sign_off_body, "signOffBody", change.sign_off_body);
+    // An event that changes nothing and says nothing would only pad the history a board reads.
+    if after.status == before.status
+        && changes.is_empty()
+        && change.note.as_deref().is_none_or(|n| n.trim().is_empty())
+    {
+        return Err(PlanError::NothingToChange);
+    }
     after.version = expected + 1;
     after.updated_at = chrono::Utc::now();
     after.updated_by = actor.to_owned();

@@ -651,6 +651,9 @@ async fn plan_history(path: &WritePath, opts: &SynthOptions) -> Result<(usize, u
                 change.target_date = Some(Some(target.clone()));
                 change.rag = Some(Some(*rng.pick(&[Rag::Red, Rag::Amber, Rag::Green])));
             }
+            if version > 0 && steps[version - 1] == *status {
+                change.note = Some("Reviewed by the board: still in progress".to_owned());
+            }
             if *status == PlanStatus::Implemented {
                 change.completion_date = Some(Some(format!("{}-06-30", year + 1)));
                 change.rag = Some(Some(Rag::Green));

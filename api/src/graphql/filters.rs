@@ -21,7 +21,8 @@ use entity::{agency, recommendation, review};
 pub struct ReviewFilter {
     /// A CSP by slug or name, any case ("bassetlaw", "Bassetlaw").
     pub csp: Option<String>,
-    /// Reviews with a recommendation addressed to this agency (slug).
+    /// Reviews with a recommendation addressed to this agency (slug, or a name it is known
+    /// under).
     pub agency: Option<String>,
     /// Reviews with a recommendation addressed to an agency of this sector.
     pub sector: Option<Sector>,
@@ -77,7 +78,7 @@ pub struct RecommendationFilter {
     pub review: Option<ID>,
     /// Recommendations of reviews of this CSP (slug or name, any case).
     pub csp: Option<String>,
-    /// Addressed to this agency (slug).
+    /// Addressed to this agency (slug, or a name it is known under).
     pub agency: Option<String>,
     /// Addressed to an agency of this sector.
     pub sector: Option<Sector>,
@@ -133,6 +134,15 @@ const CSP_REVIEWS: &str = "{col} IN (SELECT rc.review_id FROM review_csp rc WHER
      rc.csp_id IN (SELECT c.id FROM csp c WHERE c.slug = ?) \
      OR rc.csp_id IN (SELECT ca.csp_id FROM csp_alias ca WHERE ca.key = ?))";
 
+/// An agency by its slug or any name it is known under ("GP Practice" finds `gp-practice`),
+/// as `agency(slug:)` and the curation commands take it.
+const AGENCY_IS: &str =
+    "(a.slug = ? OR a.id IN (SELECT al.agency_id FROM agency_alias al WHERE al.key = ?))";
+
+fn agency_values(agency: &str) -> [String; 2] {
+    [agency.trim().to_lowercase(), name_key(agency)]
+}
+
 fn review_in_csp(backend: DbBackend, col: &str, csp: &str) -> Condition {
     Condition::all().add(cust(
         backend,
@@ -175,10 +185,12 @@ impl ReviewFilter {
         if let Some(agency) = &self.agency {
             c = c.add(cust(
                 backend,
-                "review.id IN (SELECT rec.review_id FROM recommendation rec \
-                 JOIN recommendation_agency ra ON ra.recommendation_id = rec.id \
-                 JOIN agency a ON a.id = ra.agency_id WHERE a.slug = ?)",
-                [agency.trim().to_lowercase()],
+                format!(
+                    "review.id IN (SELECT rec.review_id FROM recommendation rec \
+                     JOIN recommendation_agency ra ON ra.recommendation_id = rec.id \
+                     JOIN agency a ON a.id = ra.agency_id WHERE {AGENCY_IS})"
+                ),
+                agency_values(agency),
             ));
         }
         if let Some(sector) = self.sector {
@@ -323,9 +335,12 @@ impl RecommendationFilter {
         if let Some(agency) = &self.agency {
             c = c.add(cust(
                 backend,
-                "recommendation.id IN (SELECT ra.recommendation_id FROM recommendation_agency ra \
-                 JOIN agency a ON a.id = ra.agency_id WHERE a.slug = ?)",
-                [agency.trim().to_lowercase()],
+                format!(
+                    "recommendation.id IN (SELECT ra.recommendation_id FROM \
+                     recommendation_agency ra JOIN agency a ON a.id = ra.agency_id \
+                     WHERE {AGENCY_IS})"
+                ),
+                agency_values(agency),
             ));
         }
         if let Some(sector) = self.sector {

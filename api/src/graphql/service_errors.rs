@@ -38,6 +38,7 @@ impl From<PlanError> for ApiError {
             },
             PlanError::Conflict { current, expected } => ApiError::Conflict { current, expected },
             e @ PlanError::Withdrawn => ApiError::bad_input("input.id", e.to_string()),
+            e @ PlanError::NothingToChange => ApiError::bad_input("input", e.to_string()),
             e @ PlanError::OutOfScope => ApiError::OutOfScope(e.to_string()),
             PlanError::Db(d) => d.into(),
         }

@@ -101,16 +101,47 @@ async fn next_matching<T>(
 #[SubscriptionRoot]
 impl Subscription {
     /// Every change to an action plan, optionally only of recommendations addressed to one
-    /// agency or made by reviews of one CSP (slugs).
+    /// agency or made by reviews of one CSP (slugs, or names they are known under). An
+    /// agency or CSP that does not exist is refused (`BAD_USER_INPUT`), not waited on for ever.
     async fn recommendation_status_changed(
         &self,
         ctx: &Context<'_>,
         agency: Option<String>,
         csp: Option<String>,
     ) -> Result<impl Stream<Item = RecommendationStatusChange>> {
+        let db = &ctx.data::<Db>()?.conn;
+        let agency = match agency {
+            None => None,
+            Some(a) => Some(
+                crate::curation::find_agency(db, &a)
+                    .await
+                    .map_err(|e| match e {
+                        crate::curation::CurationError::Db(d) => ApiError::from(d),
+                        _ => ApiError::bad_input(
+                            "agency",
+                            format!("no agency with slug or name {a:?}"),
+                        ),
+                    })?
+                    .slug,
+            ),
+        };
+        let csp = match csp {
+            None => None,
+            Some(c) => {
+                let id = crate::ingest::store::find_csp(db, &c)
+                    .await
+                    .map_err(ApiError::from)?
+                    .ok_or_else(|| {
+                        ApiError::bad_input("csp", format!("no CSP with slug or name {c:?}"))
+                    })?;
+                entity::csp::Entity::find_by_id(id)
+                    .one(db)
+                    .await
+                    .map_err(ApiError::from)?
+                    .map(|c| c.slug)
+            }
+        };
         let rx = events(ctx)?;
-        let agency = agency.map(|a| a.trim().to_lowercase());
-        let csp = csp.map(|c| c.trim().to_lowercase());
         Ok(futures::stream::unfold(rx, move |mut rx| {
             let (agency, csp) = (agency.clone(), csp.clone());
             async move {

@@ -140,6 +140,9 @@ fn header_fields(line: &str) -> Vec<(&'static str, &str)> {
 
 /// Reads a review page.
 pub fn parse_page(text: &str) -> Result<ParsedPage, ParseError> {
+    if text.trim().is_empty() {
+        return err(0, "the page is empty");
+    }
     if text.len() > MAX_PAGE_BYTES {
         return err(
             0,

@@ -6,7 +6,7 @@ use entity::agency;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::inputs::{SetRecommendationStatusInput, UpdateRecommendationInput, UpsertReviewInput};
-use crate::domain::YearMonth;
+use crate::domain::{PlanStatus, YearMonth};
 use crate::error::ApiError;
 use crate::graphql::ids::{Kind, decode_as};
 use crate::graphql::plan_query::date;
@@ -167,8 +167,20 @@ pub(super) fn status_change(
     input: SetRecommendationStatusInput,
 ) -> Result<(i32, i32, PlanChange), ApiError> {
     let id = decode_as("input.id", &input.id, Kind::Recommendation)?;
+    let status: PlanStatus = input.status.into();
+    if input.completion_date.is_some()
+        && !matches!(status, PlanStatus::Implemented | PlanStatus::Closed)
+    {
+        return Err(ApiError::bad_input(
+            "input.completionDate",
+            format!(
+                "a completion date goes with IMPLEMENTED or CLOSED, not {}",
+                status.code()
+            ),
+        ));
+    }
     let change = PlanChange {
-        status: Some(input.status.into()),
+        status: Some(status),
         completion_date: input
             .completion_date
             .map(|d| date("input.completionDate", &d).map(Some))
@@ -191,14 +203,15 @@ pub(super) async fn update_change(
     let lead_agency = match input.lead_agency {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(slug) => {
-            let found = agency::Entity::find()
-                .filter(agency::Column::Slug.eq(slug.trim().to_lowercase()))
-                .one(conn)
+        MaybeUndefined::Value(wanted) => {
+            let found = crate::curation::find_agency(conn, &wanted)
                 .await
-                .map_err(ApiError::from)?
-                .ok_or_else(|| {
-                    ApiError::bad_input("input.leadAgency", format!("no agency with slug {slug:?}"))
+                .map_err(|e| match e {
+                    crate::curation::CurationError::Db(d) => ApiError::from(d),
+                    _ => ApiError::bad_input(
+                        "input.leadAgency",
+                        format!("no agency with slug or name {wanted:?}"),
+                    ),
                 })?;
             Some(Some((found.id, found.slug)))
         }
