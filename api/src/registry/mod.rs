@@ -58,6 +58,10 @@ pub enum Strength {
     Name,
     Alias,
     Weak,
+    /// A trust's name without "NHS (Foundation) Trust" when two words or fewer are left
+    /// ("Oxleas", "Berkshire Healthcare"): only where nothing else answers, so that a bare
+    /// place ("Bolton") stays the council's.
+    Stem,
     /// Initials made from a register name ("LYPFT" for Leeds and York Partnership NHS
     /// Foundation Trust): only for a name printed as an abbreviation, only where nothing
     /// registered answers, and never chosen between two bodies but by the area.
@@ -588,10 +592,12 @@ impl Builder {
                 if let Some(stem) = name.strip_suffix(from) {
                     let variant = format!("{}{to}", stem);
                     // A trust name minus "NHS Trust" must still say what it is.
-                    if to.is_empty() && stem.split_whitespace().count() < 3 {
-                        continue;
-                    }
-                    self.key(variant.trim(), body, Strength::Weak);
+                    let strength = if to.is_empty() && stem.split_whitespace().count() < 3 {
+                        Strength::Stem
+                    } else {
+                        Strength::Weak
+                    };
+                    self.key(variant.trim(), body, strength);
                 }
             }
         }
@@ -960,8 +966,21 @@ pub fn trust_initials(name: &str) -> Vec<String> {
             .flat_map(char::to_uppercase)
             .collect()
     };
+    // Trusts that became university or teaching trusts mostly kept their initials (SWFT for
+    // South Warwickshire University NHS FT).
+    let plain: String = words
+        .iter()
+        .filter(|w| {
+            !matches!(
+                w.to_lowercase().as_str(),
+                "of" | "the" | "&" | "and" | "university" | "teaching"
+            )
+        })
+        .filter_map(|w| w.chars().next().filter(|c| c.is_alphabetic()))
+        .flat_map(char::to_uppercase)
+        .collect();
     let mut out: Vec<String> = Vec::new();
-    for core in [initials(false), initials(true)] {
+    for core in [initials(false), initials(true), plain] {
         for form in [core.clone(), format!("{core}{suffix}")] {
             if form.chars().count() >= 3 && !out.contains(&form) {
                 out.push(form);

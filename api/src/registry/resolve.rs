@@ -207,6 +207,11 @@ const GENERIC_NAMES: &[(&str, Role)] = &[
     ("lhb", Role::HealthBoard),
     ("local authority", Role::Council),
     ("council", Role::Council),
+    ("city council", Role::Council),
+    ("county council", Role::Council),
+    ("borough council", Role::Council),
+    ("district council", Role::Council),
+    ("unitary authority", Role::Council),
     ("local council", Role::Council),
     ("csp", Role::Csp),
     ("community safety partnership", Role::Csp),
@@ -817,7 +822,9 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || ends("organisations")
                 || ends("professionals")
                 || ends("services") && starts("all")
-                || starts("each") && (ends("agency") || ends("agencies")),
+                || starts("each") && (ends("agency") || ends("agencies"))
+                || starts("each agency")
+                || starts("every agency"),
             S::Collective,
             K::Collective,
             "a collective (\"All ...\", \"... agencies\")",
@@ -835,7 +842,10 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
         (
             has("community safety partnership")
                 || ends("csp")
-                || (starts("safer") || starts("safe")) && ends("partnership")
+                || (starts("safer") || starts("safe"))
+                    && (ends("partnership") || ends("board") || ends("partnership board"))
+                || has("crime and drugs partnership")
+                || has("crime reduction partnership")
                 || has("safer partnership")
                 || has("community safety"),
             S::CommunitySafetyPartnership,
@@ -846,7 +856,8 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
             has("safeguarding adults board")
                 || has("safeguarding adult board")
                 || has("safeguarding adults partnership")
-                || ends("sab"),
+                || ends("sab")
+                || n.trim_end().ends_with("lsab"),
             S::AdultSocialCare,
             K::Other,
             "\"... Safeguarding Adults Board\"",
@@ -876,7 +887,8 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
             has("safeguarding board")
                 || ends("partnership board")
                 || has("local partnership board")
-                || ends("domestic abuse partnership"),
+                || (ends("board") || ends("partnership"))
+                    && (has("domestic abuse") || has("domestic violence")),
             S::MaracPartnership,
             K::Other,
             "a multi-agency board (\"... Safeguarding Board\", \"... Partnership Board\")",
@@ -895,13 +907,17 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
             "criminal justice (\"MAPPA\", \"HMP\", \"Youth Offending\")",
         ),
         (
-            has("probation") || has("community rehabilitation company") || ends("crc"),
+            has("probation")
+                || has("community rehabilitation company")
+                || ends("crc")
+                || has("hmpps"),
             S::ProbationCriminalJustice,
             K::Probation,
             "\"... Probation\", \"... CRC\"",
         ),
         (
             ends("police")
+                || starts("heddlu")
                 || ends("constabulary")
                 || ends("police service")
                 || ends("police force")
@@ -974,7 +990,7 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
             "\"... NHS (Foundation) Trust\", \"... Hospital(s)\"",
         ),
         (
-            ends("health board") || ends("uhb") || ends("lhb"),
+            ends("health board") || ends("uhb") || ends("lhb") || starts("bwrdd iechyd"),
             S::HealthCommissioning,
             K::HealthBoard,
             "\"... Health Board\"",
@@ -1015,6 +1031,8 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || has("adult care")
                 || has("adults health and care")
                 || has("adult health and care")
+                || has("adults and communities")
+                || has("adult safeguarding")
                 || has("care home")
                 || has("care homes")
                 || has("nursing home")
@@ -1033,7 +1051,11 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || has("childrens trust")
                 || has("children and young peoples")
                 || has("child and family")
-                || has("children social care"),
+                || has("children social care")
+                || has("childrens care")
+                || has("children and family")
+                || ends("children first")
+                || ends("lado"),
             S::ChildrensServices,
             K::LocalAuthorityService,
             "\"... Children's Social Care/Services\"",
@@ -1070,6 +1092,8 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || has("women in need")
                 || has("womens centre")
                 || has("family justice centre")
+                || has("womens and childrens aid")
+                || has("womens resource centre")
                 || ends("dvs"),
             S::SpecialistDomesticAbuse,
             K::DomesticAbuseOrganisation,
@@ -1104,6 +1128,9 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || ends("borough")
                 || starts("london borough of")
                 || starts("royal borough of")
+                || starts("cyngor")
+                || has("revenues and benefits")
+                || has("council tax")
                 || ends("combined authority")
                 || has("local authority")
                 || has("local authorities"),
@@ -1124,6 +1151,8 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || has("government")
                 || ends("office") && has("home")
                 || has("secretary of state")
+                || has("hmrc")
+                || has("child maintenance")
                 || has("parliament")
                 || has("cabinet"),
             S::NationalGovernment,
