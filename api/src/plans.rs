@@ -275,6 +275,7 @@ async fn apply<C: ConnectionTrait>(
             }
         };
     }
+    let status_given = change.status.is_some();
     if let Some(s) = change.status {
         after.status = s.code().to_owned();
     }
@@ -295,8 +296,11 @@ async fn apply<C: ConnectionTrait>(
         change.rag.map(|r| r.map(|r| r.code().to_owned()))
     );
     patch!(sign_off_body, "signOffBody", change.sign_off_body);
-    // An event that changes nothing and says nothing would only pad the history a board reads.
-    if after.status == before.status
+    // A status "change" to the status it has, that changes nothing and says nothing, would
+    // only pad the history a board reads. (A plan update re-sent unchanged by a
+    // case-management system stays accepted: those systems re-send what they hold.)
+    if status_given
+        && after.status == before.status
         && changes.is_empty()
         && change.note.as_deref().is_none_or(|n| n.trim().is_empty())
     {
