@@ -1,6 +1,7 @@
 //! Papercuts a new user met (issue 16): filters that take a name in one place and only a slug
 //! in another, subscriptions that wait for ever on a mistyped agency, action-plan events that
-//! change nothing, and a completion date on work still in progress.
+//! change nothing, a completion date on work still in progress, and an upsert that could not
+//! name a new agency but made a mistyped CSP without a word.
 
 use serde_json::{Value, json};
 
@@ -114,6 +115,51 @@ both! {
         let update = "mutation($input: UpdateRecommendationInput!) { updateRecommendation(input: $input) { actionPlan { leadAgency { slug } } } }";
         let led = ok(app.post_as(Some(&editor), update, json!({ "input": { "id": id, "expectedVersion": 1, "leadAgency": "Kent Police" } })).await);
         assert_eq!(led["updateRecommendation"]["actionPlan"]["leadAgency"]["slug"], "kent-police");
+    }
+}
+
+const UPSERT: &str = "mutation($input: UpsertReviewInput!) { upsertReview(input: $input) {
+    outcome newAgencies { slug name sector } newCsps { slug name }
+    review { recommendations { nodes { addressees { agency { slug name kind } resolution { method } } } } } } }";
+
+fn upsert(external_ref: &str, csps: Value, agencies: Value) -> Value {
+    json!({ "input": { "externalRef": external_ref, "title": "Casefile review", "csps": csps,
+        "published": "2024-03", "recommendations": [
+            { "label": "1", "text": "Agencies to share DASH risk assessments.", "agencies": agencies }] } })
+}
+
+both! {
+    async fn upsert_review_resolves_agency_names_as_ingest_does_and_reports_what_it_created(backend: Backend) {
+        let app = TestApp::with_samples(backend).await;
+        let editor = create_key(&app.database.url, "case-system", "editor");
+        let agencies = json!(["Kent Police", "Wibble Outreach Project", "the CCG", "gp-practice"]);
+        let first = ok(app.post_as(Some(&editor), UPSERT, upsert("cms-names", json!(["Kent"]), agencies.clone())).await);
+        let w = &first["upsertReview"];
+        assert_eq!(w["outcome"], "ADDED");
+        assert_eq!(w["newCsps"], json!([]), "Kent exists");
+        let new: Vec<&str> = w["newAgencies"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+        assert!(new.contains(&"Wibble Outreach Project"), "{w}");
+        assert!(!new.contains(&"Kent Police"), "a stored agency is not new: {w}");
+        let addressees = w["review"]["recommendations"]["nodes"][0]["addressees"].as_array().unwrap();
+        let slugs: Vec<&str> = addressees.iter().map(|a| a["agency"]["slug"].as_str().unwrap()).collect();
+        assert_eq!(slugs.len(), 4, "{w}");
+        assert_eq!(slugs[0], "kent-police");
+        assert_eq!(slugs[3], "gp-practice");
+        // A generic name read in the review's context, as in an ingested page.
+        let ccg = &addressees[2];
+        assert_eq!(ccg["resolution"]["method"], "CONTEXT", "{ccg}");
+        assert!(ccg["agency"]["name"].as_str().unwrap().contains("Kent"), "{ccg}");
+        // The same call again creates nothing.
+        let again = ok(app.post_as(Some(&editor), UPSERT, upsert("cms-names", json!(["Kent"]), agencies)).await);
+        assert_eq!(again["upsertReview"]["outcome"], "UNCHANGED");
+        assert_eq!(again["upsertReview"]["newAgencies"], json!([]));
+        // A mistyped CSP is no longer created silently.
+        let typo = ok(app.post_as(Some(&editor), UPSERT, upsert("cms-typo", json!(["Kentt"]), json!(["kent-police"]))).await);
+        assert_eq!(typo["upsertReview"]["newCsps"], json!([{ "slug": "kentt", "name": "Kentt" }]));
+        // A slug-shaped string that is no agency's slug is a typo, refused with its field.
+        let (_, body) = app.post_as(Some(&editor), UPSERT, upsert("cms-slug", json!(["Kent"]), json!(["kent-polic"]))).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "input.recommendations[0].agencies[0]");
     }
 }
 

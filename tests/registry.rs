@@ -489,7 +489,7 @@ both! {
                 let (found, created) = resolve_agencies(&tx, &ctx, &names).await.unwrap();
                 let spent = db.statements.get() - before;
                 tx.commit().await.unwrap();
-                (spent, found.len(), created)
+                (spent, found.len(), created.len())
             }
         };
         // New: the lookups, then a slug, a row and an alias for each new agency, and a link

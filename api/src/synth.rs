@@ -570,7 +570,7 @@ pub async fn run(path: &WritePath, opts: &SynthOptions) -> Result<SynthReport, S
             }
             report.reviews += 1;
             report.recommendations += s.recommendations;
-            report.new_agencies += s.new_agencies;
+            report.new_agencies += s.new_agencies.len();
         }
         progress.set_position(report.reviews as u64);
     }

@@ -156,7 +156,7 @@ pub async fn ingest_paths(
                 }
                 summary.incomplete += usize::from(report.stored.incomplete);
                 summary.recommendations += report.stored.recommendations;
-                summary.new_agencies += report.stored.new_agencies;
+                summary.new_agencies += report.stored.new_agencies.len();
                 for note in report.notes {
                     summary.notes.push(format!(
                         "{shown}:{}: {}: {}",

@@ -44,8 +44,10 @@ pub struct Stored {
     pub outcome: Outcome,
     pub incomplete: bool,
     pub recommendations: usize,
-    /// Agencies created by this page.
-    pub new_agencies: usize,
+    /// Agencies created by this page, by id.
+    pub new_agencies: Vec<i32>,
+    /// CSPs created by this page (names no CSP and no register area had), by id.
+    pub new_csps: Vec<i32>,
 }
 
 /// The identity of a page's review: the caller's reference, else its source URL, else CSP,
@@ -132,7 +134,8 @@ pub async fn store_page(
             outcome: Outcome::Merged,
             incomplete: false,
             recommendations: 0,
-            new_agencies: 0,
+            new_agencies: Vec::new(),
+            new_csps: Vec::new(),
         });
     }
     let existing = review::Entity::find()
@@ -157,7 +160,8 @@ pub async fn store_page(
             outcome: Outcome::Unchanged,
             incomplete: found.incomplete,
             recommendations: found.recommendation_count as usize,
-            new_agencies: 0,
+            new_agencies: Vec::new(),
+            new_csps: Vec::new(),
         });
     }
     if let Some(found) = &existing {
@@ -320,6 +324,7 @@ pub async fn rewrite_review(
         // A DHRD record: no page and no recommendations, only its CSP links to put back.
         let links: Vec<review_csp::ActiveModel> = resolve_csps(unit.db(), csps)
             .await?
+            .0
             .into_iter()
             .enumerate()
             .map(|(i, csp_id)| review_csp::ActiveModel {
@@ -439,7 +444,7 @@ async fn write_page<C: ConnectionTrait>(
         None => (fields.insert(db).await?.id, Outcome::Added),
     };
 
-    let csp_ids = resolve_csps(db, &page.csps).await?;
+    let (csp_ids, new_csps) = resolve_csps(db, &page.csps).await?;
     review_csp::Entity::delete_many()
         .filter(review_csp::Column::ReviewId.eq(review_id))
         .exec(db)
@@ -516,6 +521,7 @@ async fn write_page<C: ConnectionTrait>(
             incomplete: page.incomplete,
             recommendations: page.rows.len(),
             new_agencies,
+            new_csps,
         },
         texts,
         new_text: upserted.new_text,
@@ -726,20 +732,32 @@ fn canonical_csp(name: &str) -> String {
         .unwrap_or_else(|| name.to_owned())
 }
 
-/// Finds or creates the CSPs a page names, in the page's order.
-pub async fn resolve_csps<C: ConnectionTrait>(db: &C, names: &[String]) -> Result<Vec<i32>, DbErr> {
+/// Finds or creates the CSPs a page names, in the page's order; and which of them it created.
+pub async fn resolve_csps<C: ConnectionTrait>(
+    db: &C,
+    names: &[String],
+) -> Result<(Vec<i32>, Vec<i32>), DbErr> {
     let mut ids = Vec::new();
+    let mut created = Vec::new();
     for name in names {
-        let id = resolve_csp(db, name).await?;
+        let (id, new) = find_or_create_csp(db, name).await?;
+        if new {
+            created.push(id);
+        }
         if !ids.contains(&id) {
             ids.push(id);
         }
     }
-    Ok(ids)
+    Ok((ids, created))
 }
 
 /// The CSP a name denotes: by alias, else by the curated list, else a new CSP.
 pub async fn resolve_csp<C: ConnectionTrait>(db: &C, name: &str) -> Result<i32, DbErr> {
+    Ok(find_or_create_csp(db, name).await?.0)
+}
+
+/// [`resolve_csp`], and whether it created the CSP.
+async fn find_or_create_csp<C: ConnectionTrait>(db: &C, name: &str) -> Result<(i32, bool), DbErr> {
     let key = name_key(name);
     let by_alias = |key: String| {
         csp_alias::Entity::find()
@@ -747,13 +765,15 @@ pub async fn resolve_csp<C: ConnectionTrait>(db: &C, name: &str) -> Result<i32, 
             .one(db)
     };
     if let Some(alias) = by_alias(key.clone()).await? {
-        return Ok(alias.csp_id);
+        return Ok((alias.csp_id, false));
     }
     let canonical = canonical_csp(name);
     let canonical = canonical.as_str();
+    let mut new = false;
     let csp_id = match by_alias(name_key(canonical)).await? {
         Some(alias) => alias.csp_id,
         None => {
+            new = true;
             let slug = unique_slug(db, "csp", &slugify(canonical)).await?;
             let created = csp::ActiveModel {
                 id: NotSet,
@@ -785,7 +805,7 @@ pub async fn resolve_csp<C: ConnectionTrait>(db: &C, name: &str) -> Result<i32, 
         .insert(db)
         .await?;
     }
-    Ok(csp_id)
+    Ok((csp_id, new))
 }
 
 /// An alias a curator made (or moved by a merge): it wins over the registry.
@@ -805,7 +825,7 @@ pub struct Link {
 /// order: a curator's alias wins; else the registry resolver (with the review's context)
 /// names a register body, a council service, a curated-list entry, or a new agency of the
 /// printed name whose sector comes from a rule or is `OTHER`.
-/// Returns the map and how many agencies were created.
+/// Returns the map and the agencies it created.
 ///
 /// Resolution is a lookup: two batched statements whatever the page's size (aliases by key,
 /// agencies by register code, the latter only for codes no alias led to), then, per agency
@@ -815,14 +835,14 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
     db: &C,
     ctx: &ReviewContext,
     names: &[String],
-) -> Result<(HashMap<String, Link>, usize), DbErr> {
+) -> Result<(HashMap<String, Link>, Vec<i32>), DbErr> {
     let mut wanted: HashMap<String, String> = HashMap::new();
     for name in names {
         wanted.entry(name_key(name)).or_insert_with(|| tidy(name));
     }
     let mut found: HashMap<String, Link> = HashMap::new();
     if wanted.is_empty() {
-        return Ok((found, 0));
+        return Ok((found, Vec::new()));
     }
     let mut wanted: Vec<(String, String)> = wanted.into_iter().collect();
     wanted.sort();
@@ -865,7 +885,7 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
     }
     load_known(db, &mut known, codes).await?;
 
-    let mut created = 0;
+    let mut created = Vec::new();
     for (key, printed, resolution, spec) in resolved {
         if let Some((alias, agency)) = aliases.get(&key).cloned()
             && alias.origin == ORIGIN_CURATED
@@ -911,8 +931,9 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
                     {
                         Some(id) => id,
                         None => {
-                            created += 1;
-                            create_agency(db, &spec, &known).await?
+                            let id = create_agency(db, &spec, &known).await?;
+                            created.push(id);
+                            id
                         }
                     };
                     known.insert(code.clone(), id);
@@ -941,8 +962,9 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
                     a.agency_id
                 }
                 None => {
-                    created += 1;
-                    create_agency(db, &spec, &known).await?
+                    let id = create_agency(db, &spec, &known).await?;
+                    created.push(id);
+                    id
                 }
             },
         };
@@ -1219,24 +1241,33 @@ pub async fn unique_slug<C: ConnectionTrait>(
 ) -> Result<String, DbErr> {
     let backend = db.get_database_backend();
     // SQLite's LIKE ignores case, so it cannot use the slug index: every new agency scanned
-    // the whole table (ingest slowed as the graph grew). GLOB is case-sensitive and becomes
-    // a range search on the index; slugs are lower-case ASCII, so the answer is the same.
-    let (sql, pattern) = if backend == sea_orm::DbBackend::Sqlite {
+    // the whole table (ingest slowed as the graph grew). A range on the index finds the
+    // same slugs (they are lower-case ASCII, compared bytewise, and '.' follows '-'), and
+    // unlike GLOB with a bound pattern it does not make SQLite prepare the statement again
+    // for every new value.
+    let (sql, values): (String, Vec<sea_orm::Value>) = if backend == sea_orm::DbBackend::Sqlite {
         (
-            format!("SELECT slug FROM {table} WHERE slug = ? OR slug GLOB ?"),
-            format!("{}-*", base.replace(['*', '?', '['], "")),
+            format!("SELECT slug FROM {table} WHERE slug = ? OR (slug >= ? AND slug < ?)"),
+            vec![
+                base.into(),
+                format!("{base}-").into(),
+                format!("{base}.").into(),
+            ],
         )
     } else {
         (
             format!("SELECT slug FROM {table} WHERE slug = ? OR slug LIKE ?"),
-            format!("{}-%", base.replace(['%', '_'], "")),
+            vec![
+                base.into(),
+                format!("{}-%", base.replace(['%', '_'], "")).into(),
+            ],
         )
     };
     let taken: BTreeSet<String> = db
         .query_all_raw(Statement::from_sql_and_values(
             backend,
             crate::sql::placeholders(backend, &sql),
-            [base.into(), pattern.into()],
+            values,
         ))
         .await?
         .iter()

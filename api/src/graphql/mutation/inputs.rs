@@ -4,7 +4,7 @@ use async_graphql::{Enum, ID, InputObject, MaybeUndefined, SimpleObject};
 
 use crate::auth::Role;
 use crate::graphql::enums::{PlanStatus, Rag, ReviewType};
-use crate::graphql::types::{ActionPlan, Agency, Recommendation, Review, StatusEvent};
+use crate::graphql::types::{ActionPlan, Agency, Csp, Recommendation, Review, StatusEvent};
 use crate::ingest::Outcome;
 
 /// What a write of a review did.
@@ -51,7 +51,8 @@ pub struct UpsertReviewInput {
     /// and the same call twice changes nothing.
     pub external_ref: String,
     pub title: String,
-    /// The commissioning CSPs, lead first (names or slugs; new names create CSPs).
+    /// The commissioning CSPs, lead first (names or slugs). A name that no CSP and no
+    /// register area has creates a CSP, listed in the payload's `newCsps`.
     pub csps: Vec<String>,
     /// Publication month, `YYYY-MM`; not in the future.
     pub published: String,
@@ -77,7 +78,11 @@ pub struct RecommendationInput {
     /// The label as printed ("5.1").
     pub label: String,
     pub text: String,
-    /// Slugs of the agencies it is addressed to (as in `agency(slug:)`).
+    /// The agencies it is addressed to: slugs (as in `agency(slug:)`) or names as a review
+    /// prints them ("Kent Police", "the CCG"), resolved as ingest resolves an "Addressed to"
+    /// cell, with the review's CSPs as context. A name no agency has yet creates one, listed
+    /// in the payload's `newAgencies`; a slug-shaped string that is no agency's slug is
+    /// refused.
     pub agencies: Vec<String>,
     /// Your own identifier of the recommendation: a later upsert with the same reference
     /// updates this recommendation whatever its label, text or place. Without one, a row is
@@ -92,6 +97,13 @@ pub struct ReviewWritePayload {
     pub outcome: WriteOutcome,
     /// Rows cut short or not fully understood (ingested pages only).
     pub notes: Vec<String>,
+    /// Agencies this write created: addressees no stored agency or alias named yet, each
+    /// resolved as ingest resolves them (a register body, a service of one, or a new name
+    /// with a sector by its form). A mistyped name shows here.
+    pub new_agencies: Vec<Agency>,
+    /// CSPs this write created: names that no stored CSP, alias or register area has. A
+    /// mistyped CSP shows here.
+    pub new_csps: Vec<Csp>,
 }
 
 /// A change to the status of a recommendation's action plan.

@@ -11,7 +11,7 @@ pub use inputs::*;
 use async_graphql::{Context, Object, Result};
 
 use super::ids::{Kind, decode_as, encode};
-use super::types::{ActionPlan, Agency, Recommendation, StatusEvent, review_by_id};
+use super::types::{ActionPlan, Agency, Csp, Recommendation, StatusEvent, review_by_id};
 use crate::auth::{Role, RoleGuard, caller, keys};
 use crate::db::Db;
 use crate::error::ApiError;
@@ -30,6 +30,42 @@ pub struct Mutation;
 fn write_path(ctx: &Context<'_>) -> crate::write::WritePath {
     ctx.data_unchecked::<crate::write::WritePath>()
         .acting_as(caller(ctx).actor())
+}
+
+/// The agencies a write created, in id order.
+async fn new_agencies(ctx: &Context<'_>, ids: &[i32]) -> Result<Vec<Agency>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let db = ctx.data_unchecked::<Db>();
+    Ok(entity::agency::Entity::find()
+        .filter(entity::agency::Column::Id.is_in(ids.to_vec()))
+        .order_by_asc(entity::agency::Column::Id)
+        .all(&db.conn)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .map(Agency)
+        .collect())
+}
+
+/// The CSPs a write created, in id order.
+async fn new_csps(ctx: &Context<'_>, ids: &[i32]) -> Result<Vec<Csp>> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let db = ctx.data_unchecked::<Db>();
+    Ok(entity::csp::Entity::find()
+        .filter(entity::csp::Column::Id.is_in(ids.to_vec()))
+        .order_by_asc(entity::csp::Column::Id)
+        .all(&db.conn)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .map(Csp)
+        .collect())
 }
 
 /// Applies a plan change as the caller, tells subscribers, and answers with the plan.
@@ -90,6 +126,8 @@ impl Mutation {
             review: review_by_id(ctx, review_id).await?,
             outcome,
             notes,
+            new_agencies: new_agencies(ctx, &report.stored.new_agencies).await?,
+            new_csps: new_csps(ctx, &report.stored.new_csps).await?,
         })
     }
 
@@ -122,6 +160,8 @@ impl Mutation {
             review: review_by_id(ctx, review_id).await?,
             outcome,
             notes: Vec::new(),
+            new_agencies: new_agencies(ctx, &report.stored.new_agencies).await?,
+            new_csps: new_csps(ctx, &report.stored.new_csps).await?,
         })
     }
 

@@ -57,7 +57,8 @@ pub(super) fn optional_date(
     })
 }
 
-/// The page an `upsertReview` writes: every field bounded, every agency slug known.
+/// The page an `upsertReview` writes: every field bounded, every agency a known slug or a
+/// name for the resolver.
 pub(super) async fn upsert_page(
     conn: &DatabaseConnection,
     input: UpsertReviewInput,
@@ -121,14 +122,22 @@ pub(super) async fn upsert_page(
             return Err(ApiError::bad_input(field("externalRef"), "listed twice"));
         }
         let mut addressees = Vec::new();
-        for (j, slug) in r.agencies.iter().enumerate() {
-            let name = known.get(&slug.trim().to_lowercase()).ok_or_else(|| {
-                ApiError::bad_input(
-                    format!("input.recommendations[{i}].agencies[{j}]"),
-                    format!("no agency with slug {slug:?}"),
-                )
-            })?;
-            addressees.push(name.clone());
+        for (j, wanted) in r.agencies.iter().enumerate() {
+            let field = format!("input.recommendations[{i}].agencies[{j}]");
+            let wanted = bounded(&field, wanted, MAX_NAME)?;
+            // A slug names its agency; anything else is a name as a review prints it, which
+            // the ingest resolver reads with the review's context. A slug-shaped string that
+            // is no agency's slug is a typo, not a new agency called "kent-polic".
+            match known.get(&wanted.to_lowercase()) {
+                Some(name) => addressees.push(name.clone()),
+                None if slug_shaped(&wanted) => {
+                    return Err(ApiError::bad_input(
+                        field,
+                        format!("no agency with slug {wanted:?} (send a name to create one)"),
+                    ));
+                }
+                None => addressees.push(wanted),
+            }
         }
         let external_ref = r
             .external_ref
@@ -160,6 +169,16 @@ pub(super) async fn upsert_page(
         incomplete: false,
         notes: Vec::new(),
     })
+}
+
+/// `kent-police`, `gp-practice-2`: lower-case words joined by hyphens, as slugs are.
+fn slug_shaped(s: &str) -> bool {
+    s.contains('-')
+        && s.split('-').all(|w| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 /// A `setRecommendationStatus`: the recommendation, and the change.
