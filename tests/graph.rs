@@ -269,3 +269,36 @@ both! {
         assert_eq!(app.query(count, json!({})).await, before, "mentions rebuilt on upgrade");
     }
 }
+
+both! {
+    async fn a_new_page_costs_the_same_statements_however_many_new_agencies_it_names(backend: Backend) {
+        use dhr_graph_api::ingest::{StoreOptions, ingest_text_with};
+        use dhr_graph_api::write::WritePath;
+        let app = TestApp::with_samples(backend).await;
+        // A batch write path: its similarity upkeep waits for settle(), so nothing runs in
+        // the background while the statements are counted.
+        let db = dhr_graph_api::db::connect(&app.database.url, 1).await.unwrap();
+        let path = WritePath::batch(db.conn.clone());
+        let page = |town: &str, names: &[String]| format!(
+            "SOURCE: https://example.org/{town}/\nSource · Domestic Homicide Review\n{town} review\n\
+             CSP: Kent\nPublished: March 2024\nYear of death: 2021\nExtracted: 3 recs\nSummary\nWritten for a test.\n\
+             | # | Recommendation | Addressed to |\n|---|---|---|\n\
+             | 1 | GPs should ask about domestic abuse. | {} |\n\
+             | 2 | Police should share information. | Kent Police |\n\
+             | 3 | All agencies should train staff. | All Agencies |\n",
+            names.join(" | "));
+        let mut cost = Vec::new();
+        for (town, n) in [("Alpha", 1), ("Beta", 12)] {
+            let names: Vec<String> = (1..=n).map(|i| format!("{town} Outreach Project {i}")).collect();
+            let before = db.statements.get();
+            let report = ingest_text_with(&path, &page(town, &names), &StoreOptions::default()).await.unwrap();
+            cost.push(db.statements.get() - before);
+            assert_eq!(report.stored.new_agencies.len(), n);
+        }
+        // New agencies are written together: one slug lookup, one insert, one alias insert.
+        assert_eq!(cost[1], cost[0], "statements grew with the page's new agencies: {cost:?}");
+        path.settle().await.unwrap();
+        let problems = dhr_graph_api::write::check::verify(&db.conn).await.unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+    }
+}

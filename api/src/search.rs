@@ -39,19 +39,23 @@ fn key_col(backend: DbBackend) -> &'static str {
 }
 
 /// Replaces the index rows of one review and its recommendations; `gone` are recommendation
-/// ids that no longer exist.
+/// ids that no longer exist; a `fresh` review (created by this unit) has no rows to replace.
 pub async fn index_review<C: ConnectionTrait>(
     db: &C,
     review_id: i32,
     review_text: &str,
     recs: &[(i32, &str)],
     gone: &[i32],
+    fresh: bool,
 ) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let key = key_col(backend);
     let mut keys: Vec<i64> = recs.iter().map(|r| rec_key(r.0)).collect();
     keys.extend(gone.iter().map(|g| rec_key(*g)));
     keys.push(review_key(review_id));
+    if fresh {
+        keys.clear();
+    }
     for chunk in keys.chunks(500) {
         let (list, values) = in_list(chunk);
         db.execute_raw(statement(

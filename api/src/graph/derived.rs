@@ -85,6 +85,8 @@ impl Share {
 #[must_use = "a Change must be finished in the transaction that began it"]
 pub struct Change {
     reviews: BTreeSet<i32>,
+    /// Reviews created by the write: no stored rows of theirs to replace.
+    adopted: BTreeSet<i32>,
     before: Share,
 }
 
@@ -122,7 +124,9 @@ impl Change {
 
     /// Adds a review created by this write: it had no share before.
     pub fn adopt(&mut self, review: i32) {
-        self.reviews.insert(review);
+        if self.reviews.insert(review) {
+            self.adopted.insert(review);
+        }
     }
 
     /// True when the review is part of this change.
@@ -145,13 +149,14 @@ impl Change {
         if self.reviews.is_empty() {
             return Ok(());
         }
-        let touched: Vec<i32> = self.reviews.iter().copied().collect();
+        // A review the write created has no agency_review rows to replace.
+        let replaced: Vec<i32> = self.reviews.difference(&self.adopted).copied().collect();
         let now: Vec<i32> = self.reviews.difference(deleted).copied().collect();
         let after = Share {
             links: link_share(db, Reviews::Some(&now)).await?,
             plans: plan_share(db, Reviews::Some(&now)).await?,
         };
-        apply(db, &touched, &self.before, &after).await
+        apply(db, &replaced, &self.before, &after).await
     }
 }
 

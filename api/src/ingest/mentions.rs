@@ -82,16 +82,28 @@ pub fn mentions(text: &str) -> Vec<(&'static str, &'static str)> {
 }
 
 /// Replaces the mentions of the given recommendations with those their texts earn. A
-/// recommendation addressed to an agency does not also mention it.
-pub async fn remention<C: ConnectionTrait>(db: &C, recs: &[(i32, &str)]) -> Result<(), DbErr> {
+/// recommendation addressed to an agency does not also mention it. `fresh` ones (written by
+/// this unit) have none to replace.
+pub async fn remention<C: ConnectionTrait>(
+    db: &C,
+    recs: &[(i32, &str)],
+    fresh: &std::collections::BTreeSet<i32>,
+) -> Result<(), DbErr> {
     if recs.is_empty() {
         return Ok(());
     }
     let ids: Vec<i32> = recs.iter().map(|r| r.0).collect();
-    recommendation_mention::Entity::delete_many()
-        .filter(recommendation_mention::Column::RecommendationId.is_in(ids.clone()))
-        .exec(db)
-        .await?;
+    let stale: Vec<i32> = ids
+        .iter()
+        .filter(|id| !fresh.contains(id))
+        .copied()
+        .collect();
+    if !stale.is_empty() {
+        recommendation_mention::Entity::delete_many()
+            .filter(recommendation_mention::Column::RecommendationId.is_in(stale))
+            .exec(db)
+            .await?;
+    }
     let found: Vec<(i32, &str, &str)> = recs
         .iter()
         .flat_map(|(id, text)| mentions(text).into_iter().map(|(a, c)| (*id, a, c)))
@@ -146,7 +158,7 @@ pub async fn backfill<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
         .await?;
     let texts: HashMap<i32, &str> = recs.iter().map(|r| (r.id, r.text.as_str())).collect();
     for chunk in texts.into_iter().collect::<Vec<_>>().chunks(500) {
-        remention(db, chunk).await?;
+        remention(db, chunk, &Default::default()).await?;
     }
     Ok(())
 }

@@ -445,10 +445,12 @@ async fn write_page<C: ConnectionTrait>(
     };
 
     let (csp_ids, new_csps) = resolve_csps(db, &page.csps).await?;
-    review_csp::Entity::delete_many()
-        .filter(review_csp::Column::ReviewId.eq(review_id))
-        .exec(db)
-        .await?;
+    if outcome == Outcome::Updated {
+        review_csp::Entity::delete_many()
+            .filter(review_csp::Column::ReviewId.eq(review_id))
+            .exec(db)
+            .await?;
+    }
     let links: Vec<review_csp::ActiveModel> = csp_ids
         .iter()
         .enumerate()
@@ -462,7 +464,7 @@ async fn write_page<C: ConnectionTrait>(
         .exec_without_returning(db)
         .await?;
 
-    let upserted = upsert_recommendations(db, review_id, page).await?;
+    let upserted = upsert_recommendations(db, review_id, page, outcome == Outcome::Added).await?;
     let rec_ids = upserted.ids;
 
     // Relink addressees: old links go, new ones come (the write path recounts both ends).
@@ -549,12 +551,18 @@ async fn upsert_recommendations<C: ConnectionTrait>(
     db: &C,
     review_id: i32,
     page: &ParsedPage,
+    new_review: bool,
 ) -> Result<Upserted, DbErr> {
-    let mut existing = recommendation::Entity::find()
-        .filter(recommendation::Column::ReviewId.eq(review_id))
-        .order_by_asc(recommendation::Column::Position)
-        .all(db)
-        .await?;
+    // A review just inserted has no recommendations to match.
+    let mut existing = if new_review {
+        Vec::new()
+    } else {
+        recommendation::Entity::find()
+            .filter(recommendation::Column::ReviewId.eq(review_id))
+            .order_by_asc(recommendation::Column::Position)
+            .all(db)
+            .await?
+    };
     // Rows still in the review first, in printed order; then the withdrawn, oldest first.
     existing.sort_by_key(|r| (r.withdrawn_at.is_some(), r.withdrawn_at, r.position.abs()));
     let stored: Vec<StoredRow> = existing
@@ -885,7 +893,18 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
     }
     load_known(db, &mut known, codes).await?;
 
-    let mut created = Vec::new();
+    // New agencies are written together after the loop (one slug lookup, one insert, one
+    // alias insert for the page), not three statements each: until then a name waits on its
+    // place in `pending`, and a second name of the same register body waits on the same.
+    let mut pending: Vec<Spec> = Vec::new();
+    let mut pending_code: HashMap<String, usize> = HashMap::new();
+    let mut decided: Vec<(
+        String,
+        String,
+        Resolution,
+        Option<agency_alias::Model>,
+        Found,
+    )> = Vec::new();
     for (key, printed, resolution, spec) in resolved {
         if let Some((alias, agency)) = aliases.get(&key).cloned()
             && alias.origin == ORIGIN_CURATED
@@ -915,11 +934,12 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
             continue;
         }
         let alias = aliases.get(&key).map(|(a, _)| a.clone());
-        let agency_id = match &spec.code {
-            Some(code) => match known.get(code) {
-                Some(id) => *id,
-                None => {
-                    let id = match claim(
+        let agency = match &spec.code {
+            Some(code) => match (known.get(code), pending_code.get(code)) {
+                (Some(id), _) => Found::Id(*id),
+                (None, Some(i)) => Found::Pending(*i),
+                (None, None) => {
+                    match claim(
                         db,
                         &spec,
                         &key,
@@ -929,21 +949,27 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
                     )
                     .await?
                     {
-                        Some(id) => id,
-                        None => {
-                            let id = create_agency(db, &spec, &known).await?;
-                            created.push(id);
-                            id
+                        Some(id) => {
+                            known.insert(code.clone(), id);
+                            Found::Id(id)
                         }
-                    };
-                    known.insert(code.clone(), id);
-                    id
+                        None => {
+                            pending_code.insert(code.clone(), pending.len());
+                            pending.push(spec.clone());
+                            Found::Pending(pending.len() - 1)
+                        }
+                    }
                 }
             },
             // A name no register holds is its own agency: the same printed key only.
             None => match &alias {
                 Some(a) => {
-                    if spec.sector != Sector::Other {
+                    // Only while the stored agency is still OTHER: once read, not again.
+                    let stored_other = aliases
+                        .get(&key)
+                        .and_then(|(_, ag)| ag.as_ref())
+                        .is_none_or(|ag| ag.sector == Sector::Other.code());
+                    if spec.sector != Sector::Other && stored_other {
                         // An unknown name a rule now reads: its sector, unless curated.
                         agency::Entity::update_many()
                             .col_expr(
@@ -959,28 +985,33 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
                             .exec(db)
                             .await?;
                     }
-                    a.agency_id
+                    Found::Id(a.agency_id)
                 }
                 None => {
-                    let id = create_agency(db, &spec, &known).await?;
-                    created.push(id);
-                    id
+                    pending.push(spec.clone());
+                    Found::Pending(pending.len() - 1)
                 }
             },
         };
+        decided.push((key, printed, resolution, alias, agency));
+    }
+
+    let created = create_agencies(db, &pending, &mut known).await?;
+    let mut new_aliases = Vec::new();
+    for (key, printed, resolution, alias, agency) in decided {
+        let agency_id = match agency {
+            Found::Id(id) => id,
+            Found::Pending(i) => created[i],
+        };
         if resolution.context_free {
             match &alias {
-                None => {
-                    agency_alias::ActiveModel {
-                        id: NotSet,
-                        agency_id: Set(agency_id),
-                        name: Set(printed.clone()),
-                        key: Set(key.clone()),
-                        origin: Set(ORIGIN_INGEST.to_owned()),
-                    }
-                    .insert(db)
-                    .await?;
-                }
+                None => new_aliases.push(agency_alias::ActiveModel {
+                    id: NotSet,
+                    agency_id: Set(agency_id),
+                    name: Set(printed.clone()),
+                    key: Set(key.clone()),
+                    origin: Set(ORIGIN_INGEST.to_owned()),
+                }),
                 // A remembered name the registry now reads differently follows the registry.
                 Some(a) if a.agency_id != agency_id => {
                     let mut update: agency_alias::ActiveModel = a.clone().into();
@@ -999,6 +1030,14 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
             },
         );
     }
+    if !new_aliases.is_empty() {
+        agency_alias::Entity::insert_many(new_aliases)
+            .exec_without_returning(db)
+            .await?;
+    }
+    // A page's two names of one new body became one agency: listed once.
+    let mut created = created;
+    created.dedup();
     Ok((found, created))
 }
 
@@ -1134,35 +1173,70 @@ async fn claim<C: ConnectionTrait>(
     Ok(Some(found.id))
 }
 
-/// A new agency, linked to its relatives that exist (all of which are in `known`).
-async fn create_agency<C: ConnectionTrait>(
+/// Where a page's name leads: an agency that exists, or one of those the page creates.
+#[derive(Clone, Copy)]
+enum Found {
+    Id(i32),
+    Pending(usize),
+}
+
+/// New agencies, in one slug lookup and one insert, then linked to their relatives that
+/// exist (in `known`, which gains their codes), as if each had been made in turn: a body
+/// and its parent both new on one page end up linked. Returns their ids in `specs` order.
+async fn create_agencies<C: ConnectionTrait>(
     db: &C,
-    spec: &Spec,
-    known: &Known,
-) -> Result<i32, DbErr> {
-    let slug = unique_slug(db, "agency", &slugify(&spec.name)).await?;
-    let (parent, successor) = own_relatives(spec, known);
-    let id = agency::ActiveModel {
-        id: NotSet,
-        slug: Set(slug),
-        name: Set(spec.name.clone()),
-        sector: Set(spec.sector.code().to_owned()),
-        review_count: Set(0),
-        recommendation_count: Set(0),
-        kind: Set(spec.kind.code().to_owned()),
-        registry_code: Set(spec.code.clone()),
-        scope: Set(spec.scope.map(|s| s.code().to_owned())),
-        parent_agency_id: Set(parent),
-        successor_id: Set(successor),
-        successor_year: Set(spec.successor.as_ref().and_then(|(_, y)| *y)),
+    specs: &[Spec],
+    known: &mut Known,
+) -> Result<Vec<i32>, DbErr> {
+    if specs.is_empty() {
+        return Ok(Vec::new());
     }
-    .insert(db)
-    .await?
-    .id;
-    if spec.code.is_some() {
-        link_relatives(db, id, spec, known, false).await?;
+    let bases: Vec<String> = specs.iter().map(|s| slugify(&s.name)).collect();
+    let slugs = unique_slugs(db, "agency", &bases).await?;
+    let rows: Vec<agency::ActiveModel> = specs
+        .iter()
+        .zip(&slugs)
+        .map(|(spec, slug)| {
+            let (parent, successor) = own_relatives(spec, known);
+            agency::ActiveModel {
+                id: NotSet,
+                slug: Set(slug.clone()),
+                name: Set(spec.name.clone()),
+                sector: Set(spec.sector.code().to_owned()),
+                review_count: Set(0),
+                recommendation_count: Set(0),
+                kind: Set(spec.kind.code().to_owned()),
+                registry_code: Set(spec.code.clone()),
+                scope: Set(spec.scope.map(|s| s.code().to_owned())),
+                parent_agency_id: Set(parent),
+                successor_id: Set(successor),
+                successor_year: Set(spec.successor.as_ref().and_then(|(_, y)| *y)),
+            }
+        })
+        .collect();
+    // Matched back by slug, which is unique: the order of RETURNING rows is not promised.
+    // In chunks, for the engines' limits on bound values.
+    let mut by_slug: HashMap<String, i32> = HashMap::new();
+    for chunk in rows.chunks(500) {
+        for a in agency::Entity::insert_many(chunk.to_vec())
+            .exec_with_returning(db)
+            .await?
+        {
+            by_slug.insert(a.slug, a.id);
+        }
     }
-    Ok(id)
+    let ids: Vec<i32> = slugs.iter().map(|s| by_slug[s]).collect();
+    for (spec, id) in specs.iter().zip(&ids) {
+        if let Some(code) = &spec.code {
+            known.insert(code.clone(), *id);
+        }
+    }
+    for (spec, id) in specs.iter().zip(&ids) {
+        if spec.code.is_some() {
+            link_relatives(db, *id, spec, known, false).await?;
+        }
+    }
+    Ok(ids)
 }
 
 /// The ids of a body's parent and successor, where they exist.
@@ -1239,31 +1313,74 @@ pub async fn unique_slug<C: ConnectionTrait>(
     table: &str,
     base: &str,
 ) -> Result<String, DbErr> {
+    Ok(unique_slugs(db, table, &[base.to_owned()]).await?.remove(0))
+}
+
+/// A free slug for each base, in one statement: `base`, else `base-2`, `base-3`, ...,
+/// none of them taken in `table` or by an earlier base of the list.
+pub async fn unique_slugs<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    bases: &[String],
+) -> Result<Vec<String>, DbErr> {
+    let distinct: Vec<&str> = bases
+        .iter()
+        .map(String::as_str)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    for chunk in distinct.chunks(500) {
+        taken.extend(taken_slugs(db, table, chunk).await?);
+    }
+    let mut out = Vec::with_capacity(bases.len());
+    for base in bases {
+        let slug = if taken.contains(base.as_str()) {
+            (2..)
+                .map(|n| format!("{base}-{n}"))
+                .find(|s| !taken.contains(s))
+                .unwrap_or_else(|| base.clone())
+        } else {
+            base.clone()
+        };
+        taken.insert(slug.clone());
+        out.push(slug);
+    }
+    Ok(out)
+}
+
+/// The slugs of `table` that are one of `bases` or a numbered form of one.
+async fn taken_slugs<C: ConnectionTrait>(
+    db: &C,
+    table: &str,
+    bases: &[&str],
+) -> Result<Vec<String>, DbErr> {
     let backend = db.get_database_backend();
     // SQLite's LIKE ignores case, so it cannot use the slug index: every new agency scanned
     // the whole table (ingest slowed as the graph grew). A range on the index finds the
     // same slugs (they are lower-case ASCII, compared bytewise, and '.' follows '-'), and
     // unlike GLOB with a bound pattern it does not make SQLite prepare the statement again
     // for every new value.
-    let (sql, values): (String, Vec<sea_orm::Value>) = if backend == sea_orm::DbBackend::Sqlite {
-        (
-            format!("SELECT slug FROM {table} WHERE slug = ? OR (slug >= ? AND slug < ?)"),
-            vec![
+    let mut conditions = Vec::new();
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    for &base in bases {
+        if backend == sea_orm::DbBackend::Sqlite {
+            conditions.push("slug = ? OR (slug >= ? AND slug < ?)");
+            values.extend([
                 base.into(),
                 format!("{base}-").into(),
                 format!("{base}.").into(),
-            ],
-        )
-    } else {
-        (
-            format!("SELECT slug FROM {table} WHERE slug = ? OR slug LIKE ?"),
-            vec![
+            ]);
+        } else {
+            conditions.push("slug = ? OR slug LIKE ?");
+            values.extend([
                 base.into(),
                 format!("{}-%", base.replace(['%', '_'], "")).into(),
-            ],
-        )
-    };
-    let taken: BTreeSet<String> = db
+            ]);
+        }
+    }
+    let sql = format!("SELECT slug FROM {table} WHERE {}", conditions.join(" OR "));
+    Ok(db
         .query_all_raw(Statement::from_sql_and_values(
             backend,
             crate::sql::placeholders(backend, &sql),
@@ -1272,12 +1389,5 @@ pub async fn unique_slug<C: ConnectionTrait>(
         .await?
         .iter()
         .filter_map(|row| row.try_get::<String>("", "slug").ok())
-        .collect();
-    if !taken.contains(base) {
-        return Ok(base.to_owned());
-    }
-    Ok((2..)
-        .map(|n| format!("{base}-{n}"))
-        .find(|s| !taken.contains(s))
-        .unwrap_or_else(|| base.to_owned()))
+        .collect())
 }

@@ -135,8 +135,13 @@ pub async fn sync<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Replaces the tags of the given recommendations with those their texts earn.
-pub async fn retag<C: ConnectionTrait>(db: &C, recs: &[(i32, &str)]) -> Result<(), DbErr> {
+/// Replaces the tags of the given recommendations with those their texts earn; `fresh` ones
+/// (written by this unit) have none to replace.
+pub async fn retag<C: ConnectionTrait>(
+    db: &C,
+    recs: &[(i32, &str)],
+    fresh: &std::collections::BTreeSet<i32>,
+) -> Result<(), DbErr> {
     if recs.is_empty() {
         return Ok(());
     }
@@ -146,10 +151,17 @@ pub async fn retag<C: ConnectionTrait>(db: &C, recs: &[(i32, &str)]) -> Result<(
         .into_iter()
         .map(|t| (t.slug, t.id))
         .collect();
-    recommendation_theme::Entity::delete_many()
-        .filter(recommendation_theme::Column::RecommendationId.is_in(recs.iter().map(|r| r.0)))
-        .exec(db)
-        .await?;
+    let stale: Vec<i32> = recs
+        .iter()
+        .map(|r| r.0)
+        .filter(|id| !fresh.contains(id))
+        .collect();
+    if !stale.is_empty() {
+        recommendation_theme::Entity::delete_many()
+            .filter(recommendation_theme::Column::RecommendationId.is_in(stale))
+            .exec(db)
+            .await?;
+    }
     let tags: Vec<recommendation_theme::ActiveModel> = recs
         .iter()
         .flat_map(|(rec, text)| {

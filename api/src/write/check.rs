@@ -47,8 +47,8 @@ pub async fn verify(conn: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
     let stored_search = rows(&txn, search, entry).await?;
 
     for chunk in texts.chunks(1000) {
-        crate::ingest::themes::retag(&txn, chunk).await?;
-        crate::ingest::mentions::remention(&txn, chunk).await?;
+        crate::ingest::themes::retag(&txn, chunk, &Default::default()).await?;
+        crate::ingest::mentions::remention(&txn, chunk, &Default::default()).await?;
     }
     txn.execute_raw(statement(
         txn.get_database_backend(),
@@ -64,7 +64,7 @@ pub async fn verify(conn: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
     .await?
     .into_iter()
     .collect();
-    super::upkeep::reindex(&txn, &reviews).await?;
+    super::upkeep::reindex(&txn, &reviews, &Default::default()).await?;
 
     compare(
         &mut problems,

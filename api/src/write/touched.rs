@@ -36,6 +36,10 @@ pub struct Touched {
     pub(super) audit: Vec<AuditEntry>,
     /// The whole graph was written (an import): aggregates and similarity are rebuilt.
     pub(super) everything: bool,
+    /// Reviews this unit created, and the recommendations it wrote for them: nothing is
+    /// derived from them yet, so their upkeep replaces nothing (no deletes, no listers).
+    pub(super) created: BTreeSet<i32>,
+    pub(super) fresh: BTreeSet<i32>,
 }
 
 /// One line of the audit log.
@@ -115,6 +119,7 @@ impl Unit {
         self.touched.change.adopt(review);
         self.touched.linkable.insert(review);
         self.touched.indexed.insert(review);
+        self.touched.created.insert(review);
     }
 
     /// Declares every review that addresses or mentions the agency as changing (before its
@@ -151,6 +156,9 @@ impl Unit {
             self.touched.rescore.remove(id);
         }
         self.touched.removed.extend(gone);
+        if self.touched.created.contains(&review) {
+            self.touched.fresh.extend(texts.iter().map(|(id, _)| *id));
+        }
         self.touched.texts.extend(texts);
         self.touched.rescore.extend(new_text);
     }

@@ -44,6 +44,8 @@ pub async fn settle<C: ConnectionTrait>(db: &C, t: Touched) -> Result<Settled, D
         events,
         audit,
         everything,
+        created,
+        fresh,
     } = t;
     let now = chrono::Utc::now();
     let deleted: BTreeSet<i32> = deleted_reviews.keys().copied().collect();
@@ -51,19 +53,24 @@ pub async fn settle<C: ConnectionTrait>(db: &C, t: Touched) -> Result<Settled, D
     // Who lists a changed or deleted recommendation as similar, read before the deletes
     // take those rows with them: their lists are rescored too.
     let changed: Vec<i32> = rescore.iter().chain(&removed).copied().collect();
-    let relist = listers(db, &changed).await?;
+    let listed: Vec<i32> = changed
+        .iter()
+        .filter(|id| !fresh.contains(id))
+        .copied()
+        .collect();
+    let relist = listers(db, &listed).await?;
     let gone: Vec<i32> = removed.iter().copied().collect();
     withdraw(db, &gone, &deleted, now).await?;
 
     let written: Vec<(i32, &str)> = texts.iter().map(|(id, t)| (*id, t.as_str())).collect();
     for chunk in written.chunks(TEXTS) {
-        crate::ingest::themes::retag(db, chunk).await?;
-        crate::ingest::mentions::remention(db, chunk).await?;
+        crate::ingest::themes::retag(db, chunk, &fresh).await?;
+        crate::ingest::mentions::remention(db, chunk, &fresh).await?;
     }
 
     let unindexed: Vec<i32> = removed.iter().copied().collect();
     crate::search::remove(db, &unindexed, &deleted.iter().copied().collect::<Vec<_>>()).await?;
-    reindex(db, &indexed).await?;
+    reindex(db, &indexed, &created).await?;
 
     let (linked, ambiguous) = if !everything && !linkable.is_empty() {
         let scope: Vec<i32> = linkable.difference(&deleted).copied().collect();
@@ -111,6 +118,7 @@ pub async fn settle<C: ConnectionTrait>(db: &C, t: Touched) -> Result<Settled, D
 pub(super) async fn reindex<C: ConnectionTrait>(
     db: &C,
     reviews: &BTreeSet<i32>,
+    created: &BTreeSet<i32>,
 ) -> Result<(), DbErr> {
     let ids: Vec<i32> = reviews.iter().copied().collect();
     let backend = db.get_database_backend();
@@ -150,7 +158,8 @@ pub(super) async fn reindex<C: ConnectionTrait>(
             let summary: String = row.try_get("", "summary")?;
             let texts = recs.remove(&id).unwrap_or_default();
             let texts: Vec<(i32, &str)> = texts.iter().map(|(i, t)| (*i, t.as_str())).collect();
-            crate::search::index_review(db, id, &format!("{title}\n{summary}"), &texts, &[])
+            let fresh = created.contains(&id);
+            crate::search::index_review(db, id, &format!("{title}\n{summary}"), &texts, &[], fresh)
                 .await?;
         }
     }
