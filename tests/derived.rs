@@ -229,6 +229,11 @@ async fn a_write_rolled_back_for_a_deadlock_is_retried() {
         .unwrap()
         .conn;
     let txn = other.begin().await.unwrap();
+    // The delete must be the victim whatever the timing under load: this session checks for
+    // deadlocks only after 20 s, the server's after the default second.
+    txn.execute_unprepared("SET LOCAL deadlock_timeout = '20s'")
+        .await
+        .unwrap();
     txn.execute_unprepared(&format!(
         "SELECT 1 FROM agency_recurrence WHERE agency_id = {agency} FOR UPDATE"
     ))

@@ -182,6 +182,7 @@ pub async fn store_page(
     }
     if written.stored.outcome == Outcome::Added {
         unit.review_created(id);
+        unit.created_review_text(id, format!("{}\n{}", page.title, page.summary));
         unit.stage(crate::events::Event::ReviewAdded { review_id: id });
         unit.log(
             "review.added",
@@ -667,22 +668,17 @@ async fn upsert_recommendations<C: ConnectionTrait>(
         }
     }
     if !new_rows.is_empty() {
-        for chunk in new_rows.chunks(500) {
-            recommendation::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(db)
-                .await?;
-        }
-        // Read back by position (unique within a review), since the order of RETURNING
+        // Matched back by position (unique within a review), since the order of RETURNING
         // rows is not promised by SQLite.
-        let created: Vec<(i32, i32)> = recommendation::Entity::find()
-            .select_only()
-            .column(recommendation::Column::Position)
-            .column(recommendation::Column::Id)
-            .filter(recommendation::Column::ReviewId.eq(review_id))
-            .filter(recommendation::Column::Position.gt(0))
-            .into_tuple()
-            .all(db)
-            .await?;
+        let mut created: Vec<(i32, i32)> = Vec::with_capacity(new_rows.len());
+        for chunk in new_rows.chunks(500) {
+            for m in recommendation::Entity::insert_many(chunk.to_vec())
+                .exec_with_returning(db)
+                .await?
+            {
+                created.push((m.position, m.id));
+            }
+        }
         for (position, id) in created {
             if let Some(slot) = ids.get_mut(position as usize - 1)
                 && *slot == 0

@@ -1,7 +1,6 @@
 //! The theme taxonomy (`api/data/themes.txt`) and the tagger: explainable rules, each tag
 //! keeping the cue that matched, so a person can see why and correct the taxonomy.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use entity::{recommendation_theme, theme};
@@ -145,12 +144,6 @@ pub async fn retag<C: ConnectionTrait>(
     if recs.is_empty() {
         return Ok(());
     }
-    let ids: HashMap<String, i32> = theme::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| (t.slug, t.id))
-        .collect();
     let stale: Vec<i32> = recs
         .iter()
         .map(|r| r.0)
@@ -162,22 +155,33 @@ pub async fn retag<C: ConnectionTrait>(
             .exec(db)
             .await?;
     }
-    let tags: Vec<recommendation_theme::ActiveModel> = recs
+    // The theme's id by its slug in the same statement: no read of the theme table per page.
+    let tags: Vec<(i32, &str, &str)> = recs
         .iter()
         .flat_map(|(rec, text)| {
-            tag(text).into_iter().filter_map(|(t, cue)| {
-                ids.get(t.slug)
-                    .map(|theme_id| recommendation_theme::ActiveModel {
-                        recommendation_id: Set(*rec),
-                        theme_id: Set(*theme_id),
-                        cue: Set(cue.to_owned()),
-                    })
-            })
+            tag(text)
+                .into_iter()
+                .map(move |(t, cue)| (*rec, t.slug, cue))
         })
         .collect();
-    recommendation_theme::Entity::insert_many(tags)
-        .exec_without_returning(db)
+    for chunk in tags.chunks(300) {
+        let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+        let values: Vec<sea_orm::Value> = chunk
+            .iter()
+            .flat_map(|(rec, slug, cue)| [(*rec).into(), (*slug).into(), (*cue).into()])
+            .collect();
+        db.execute_raw(crate::sql::statement(
+            db.get_database_backend(),
+            &format!(
+                "WITH tagged (recommendation_id, slug, cue) AS (VALUES {rows}) \
+                 INSERT INTO recommendation_theme (recommendation_id, theme_id, cue) \
+                 SELECT tagged.recommendation_id, theme.id, tagged.cue \
+                 FROM tagged JOIN theme ON theme.slug = tagged.slug"
+            ),
+            values,
+        ))
         .await?;
+    }
     Ok(())
 }
 

@@ -40,6 +40,10 @@ pub struct Touched {
     /// derived from them yet, so their upkeep replaces nothing (no deletes, no listers).
     pub(super) created: BTreeSet<i32>,
     pub(super) fresh: BTreeSet<i32>,
+    /// Created reviews whose search text is all in hand (their own text from the writer,
+    /// their recommendations' from `texts`): indexed without reading them back. A review
+    /// written again in the unit leaves this and is read back.
+    pub(super) in_hand: BTreeMap<i32, (String, Vec<i32>)>,
 }
 
 /// One line of the audit log.
@@ -109,6 +113,9 @@ impl Unit {
     /// CSPs or month) or go. Call it *before* the change: it reads their share of the
     /// aggregates (and on PostgreSQL locks them). Declaring twice costs nothing.
     pub async fn reviews_changing(&mut self, reviews: &[i32]) -> Result<(), DbErr> {
+        for r in reviews {
+            self.touched.in_hand.remove(r);
+        }
         self.touched.change.add(&self.txn, reviews).await?;
         self.touched.linkable.extend(reviews);
         Ok(())
@@ -158,13 +165,30 @@ impl Unit {
         self.touched.removed.extend(gone);
         if self.touched.created.contains(&review) {
             self.touched.fresh.extend(texts.iter().map(|(id, _)| *id));
+            if let Some((_, ids)) = self.touched.in_hand.get_mut(&review) {
+                if ids.is_empty() && gone.is_empty() {
+                    ids.extend(texts.iter().map(|(id, _)| *id));
+                } else {
+                    self.touched.in_hand.remove(&review);
+                }
+            }
         }
         self.touched.texts.extend(texts);
         self.touched.rescore.extend(new_text);
     }
 
+    /// The searchable text (title and summary) of a review this unit created, so that its
+    /// search rows are written from what the writer holds. Call it after
+    /// [`Unit::review_created`] and before [`Unit::texts_written`].
+    pub fn created_review_text(&mut self, review: i32, text: String) {
+        if self.touched.created.contains(&review) {
+            self.touched.in_hand.insert(review, (text, Vec::new()));
+        }
+    }
+
     /// The review's own searchable text (title, summary) changed.
     pub fn review_text_written(&mut self, review: i32) {
+        self.touched.in_hand.remove(&review);
         self.touched.indexed.insert(review);
     }
 

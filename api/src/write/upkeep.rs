@@ -46,6 +46,7 @@ pub async fn settle<C: ConnectionTrait>(db: &C, t: Touched) -> Result<Settled, D
         everything,
         created,
         fresh,
+        in_hand,
     } = t;
     let now = chrono::Utc::now();
     let deleted: BTreeSet<i32> = deleted_reviews.keys().copied().collect();
@@ -70,7 +71,19 @@ pub async fn settle<C: ConnectionTrait>(db: &C, t: Touched) -> Result<Settled, D
 
     let unindexed: Vec<i32> = removed.iter().copied().collect();
     crate::search::remove(db, &unindexed, &deleted.iter().copied().collect::<Vec<_>>()).await?;
-    reindex(db, &indexed, &created).await?;
+    // Created reviews whose text is in hand are indexed from it; the rest are read back.
+    let mut read_back = indexed.clone();
+    for (review, (text, ids)) in &in_hand {
+        if !read_back.remove(review) {
+            continue;
+        }
+        let recs: Vec<(i32, &str)> = ids
+            .iter()
+            .filter_map(|id| texts.get(id).map(|t| (*id, t.as_str())))
+            .collect();
+        crate::search::index_review(db, *review, text, &recs, &[], true).await?;
+    }
+    reindex(db, &read_back, &created).await?;
 
     let (linked, ambiguous) = if !everything && !linkable.is_empty() {
         let scope: Vec<i32> = linkable.difference(&deleted).copied().collect();
