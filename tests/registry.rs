@@ -161,6 +161,44 @@ both! {
 }
 
 both! {
+    async fn a_generic_name_no_area_tells_apart_stays_in_its_area(backend: Backend) {
+        let app = TestApp::empty(backend).await;
+        let dir = tempfile::tempdir().unwrap();
+        // Several acute trusts serve Harlow and Nuneaton: neither "the hospital" is guessed,
+        // and the two are never one agency; a second Harlow review finds Harlow's again.
+        for (file, csp) in [("h1.txt", "Harlow"), ("n1.txt", "Nuneaton and Bedworth"), ("h2.txt", "Harlow")] {
+            write(&dir, file, &table_page(file, csp, "March 2025", &[
+                ("Review discharge planning.", &["the hospital"]),
+                ("Share records.", &["Hull CC"]),
+            ]));
+        }
+        let (code, out, err) = ingest(&app.database.url, &[dir.path()]);
+        assert_eq!(code, 0, "{out}{err}");
+        let agency_of = |csp: &'static str| {
+            let app = &app;
+            async move {
+                let data = app.query("query($csp: String) { reviews(filter: { csp: $csp }) { nodes { recommendations(first: 5) { nodes {
+                    addressees { resolution { method } agency { slug name sector } } } } } } }", json!({ "csp": csp })).await;
+                data["reviews"]["nodes"].as_array().unwrap().iter()
+                    .map(|r| r["recommendations"]["nodes"][0]["addressees"][0].clone()).collect::<Vec<_>>()
+            }
+        };
+        let harlow = agency_of("Harlow").await;
+        let nuneaton = agency_of("Nuneaton and Bedworth").await;
+        assert_eq!(harlow.len(), 2);
+        assert_eq!(harlow[0]["agency"]["slug"], harlow[1]["agency"]["slug"], "one Harlow hospital: {harlow:?}");
+        assert_ne!(harlow[0]["agency"]["slug"], nuneaton[0]["agency"]["slug"], "two areas' hospitals are two agencies");
+        assert_eq!(harlow[0]["agency"]["sector"], "ACUTE_HEALTH");
+        assert!(harlow[0]["agency"]["name"].as_str().unwrap().contains("Harlow"), "{harlow:?}");
+        // A council's short form names that council wherever it is printed: one agency.
+        let all = app.query("{ agencies(first: 50) { nodes { name } } }", json!({})).await;
+        let names: Vec<&str> = all["agencies"]["nodes"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+        assert_eq!(names.iter().filter(|n| **n == "Hull City Council").count(), 1, "{names:?}");
+        assert!(!names.iter().any(|n| n.contains("CC")), "{names:?}");
+    }
+}
+
+both! {
     async fn a_renamed_body_is_one_agency_and_a_reorganised_one_links_its_successor(backend: Backend) {
         let app = TestApp::empty(backend).await;
         let dir = tempfile::tempdir().unwrap();

@@ -861,9 +861,9 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
         })
         .collect();
     let mut alias_keys: BTreeSet<String> = BTreeSet::new();
-    for (key, _, _, spec) in &resolved {
+    for (key, _, resolution, spec) in &resolved {
         alias_keys.insert(key.clone());
-        if spec.code.is_some() {
+        if spec.code.is_some() || is_local(resolution) {
             alias_keys.insert(name_key(&spec.name));
         }
     }
@@ -894,13 +894,7 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
     // place in `pending`, and a second name of the same register body waits on the same.
     let mut pending: Vec<Spec> = Vec::new();
     let mut pending_code: HashMap<String, usize> = HashMap::new();
-    let mut decided: Vec<(
-        String,
-        String,
-        Resolution,
-        Option<agency_alias::Model>,
-        Found,
-    )> = Vec::new();
+    let mut decided = Vec::new();
     for (key, printed, resolution, spec) in resolved {
         if let Some((alias, agency)) = aliases.get(&key).cloned()
             && alias.origin == ORIGIN_CURATED
@@ -929,7 +923,13 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
             );
             continue;
         }
-        let alias = aliases.get(&key).map(|(a, _)| a.clone());
+        // A generic name of one area is remembered under its area's name, never its own.
+        let own_key = if is_local(&resolution) {
+            name_key(&spec.name)
+        } else {
+            key.clone()
+        };
+        let alias = aliases.get(&own_key).map(|(a, _)| a.clone());
         let agency = match &spec.code {
             Some(code) => match (known.get(code), pending_code.get(code)) {
                 (Some(id), _) => Found::Id(*id),
@@ -962,7 +962,7 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
                 Some(a) => {
                     // Only while the stored agency is still OTHER: once read, not again.
                     let stored_other = aliases
-                        .get(&key)
+                        .get(&own_key)
                         .and_then(|(_, ag)| ag.as_ref())
                         .is_none_or(|ag| ag.sector == Sector::Other.code());
                     if spec.sector != Sector::Other && stored_other {
@@ -989,17 +989,28 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
                 }
             },
         };
-        decided.push((key, printed, resolution, alias, agency));
+        let remembered = is_local(&resolution).then(|| (own_key, spec.name.clone()));
+        decided.push((key, printed, resolution, alias, agency, remembered));
     }
 
     let created = create_agencies(db, &pending, &mut known).await?;
     let mut new_aliases = Vec::new();
-    for (key, printed, resolution, alias, agency) in decided {
+    for (key, printed, resolution, alias, agency, remembered) in decided {
         let agency_id = match agency {
             Found::Id(id) => id,
             Found::Pending(i) => created[i],
         };
-        if resolution.context_free {
+        if let Some((own_key, name)) = remembered {
+            if alias.is_none() {
+                new_aliases.push(agency_alias::ActiveModel {
+                    id: NotSet,
+                    agency_id: Set(agency_id),
+                    name: Set(name),
+                    key: Set(own_key),
+                    origin: Set(ORIGIN_INGEST.to_owned()),
+                });
+            }
+        } else if resolution.context_free {
             match &alias {
                 None => new_aliases.push(agency_alias::ActiveModel {
                     id: NotSet,
@@ -1167,6 +1178,14 @@ async fn claim<C: ConnectionTrait>(
     }
     link_relatives(db, found.id, spec, known, true).await?;
     Ok(Some(found.id))
+}
+
+/// A generic name resolved to an agency of the review's area only.
+fn is_local(resolution: &Resolution) -> bool {
+    matches!(
+        resolution.target,
+        crate::registry::resolve::Target::Local { .. }
+    )
 }
 
 /// Where a page's name leads: an agency that exists, or one of those the page creates.

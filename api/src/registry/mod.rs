@@ -17,7 +17,7 @@ use crate::domain::{AgencyKind, Scope, Sector};
 
 /// Bumped whenever a register file or the way it is read changes, so that re-ingest and
 /// `agencies reresolve` can tell which registry resolved a link.
-pub const VERSION: &str = "2026.12.2";
+pub const VERSION: &str = "2026.12.3";
 
 const POLICE_FORCES: &str = include_str!("../../data/registry/police_forces.csv");
 const PCCS: &str = include_str!("../../data/registry/police_and_crime_commissioners.csv");
@@ -580,6 +580,10 @@ impl Builder {
             }
             for alias in split_list(get(&row, "former_names")) {
                 self.key(alias, body, Strength::Alias);
+            }
+            // "Central North West London NHS Foundation Trust": the "and" is often dropped.
+            if name.contains(" and ") {
+                self.key(&name.replace(" and ", " "), body, Strength::Weak);
             }
             // Reviews swap "NHS Foundation Trust" and "NHS Trust" freely.
             for (from, to) in [

@@ -87,6 +87,9 @@ const SERVICE_NAMES: &[(&str, Service)] = &[
     ("adult care", Service::AdultSocialCare),
     ("adults and health", Service::AdultSocialCare),
     ("adult safeguarding", Service::AdultSocialCare),
+    // Wales's councils run one social services department for adults and children.
+    ("social services", Service::AdultSocialCare),
+    ("social services department", Service::AdultSocialCare),
     ("childrens social care", Service::ChildrensSocialCare),
     ("children social care", Service::ChildrensSocialCare),
     (
@@ -171,6 +174,10 @@ enum Role {
     Csp,
     Probation,
     Ambulance,
+    /// The one mental health trust serving the area, where there is one.
+    MentalHealthTrust,
+    /// The one acute trust serving the area, where there is one.
+    Hospital,
 }
 
 const GENERIC_NAMES: &[(&str, Role)] = &[
@@ -223,6 +230,20 @@ const GENERIC_NAMES: &[(&str, Role)] = &[
     ("nhs ambulance service", Role::Ambulance),
     ("ambulance services", Role::Ambulance),
     ("local probation service", Role::Probation),
+    ("mental health trust", Role::MentalHealthTrust),
+    ("local mental health trust", Role::MentalHealthTrust),
+    ("mental health services", Role::MentalHealthTrust),
+    ("mental health service", Role::MentalHealthTrust),
+    ("secondary mental health services", Role::MentalHealthTrust),
+    ("nhs mental health trust", Role::MentalHealthTrust),
+    ("hospital", Role::Hospital),
+    ("local hospital", Role::Hospital),
+    ("hospital trust", Role::Hospital),
+    ("acute trust", Role::Hospital),
+    ("acute hospital trust", Role::Hospital),
+    ("emergency department", Role::Hospital),
+    ("a and e", Role::Hospital),
+    ("accident and emergency", Role::Hospital),
 ];
 
 /// Where a name resolved to.
@@ -236,6 +257,14 @@ pub enum Target {
     Listed(&'static CuratedAgency),
     /// A new agency of its own, with the sector its form shows (or `OTHER`).
     New { sector: Sector, kind: AgencyKind },
+    /// A generic name ("the hospital") that the review's area does not tell apart: an agency
+    /// of that name in that area ("the hospital (Harlow)"), so that the hospitals of two
+    /// areas never become one agency.
+    Local {
+        sector: Sector,
+        kind: AgencyKind,
+        area: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -310,6 +339,15 @@ impl Resolution {
                 sector: *sector,
                 kind: *kind,
                 scope: None,
+                parent_code: None,
+                successor: None,
+            },
+            Target::Local { sector, kind, area } => Spec {
+                code: None,
+                name: format!("{} ({area})", tidy(printed)),
+                sector: *sector,
+                kind: *kind,
+                scope: Some(Scope::Local),
                 parent_code: None,
                 successor: None,
             },
@@ -670,6 +708,33 @@ pub fn resolve(printed: &str, ctx: &ReviewContext) -> Resolution {
         if let Some(r) = in_context(&key, area) {
             return r;
         }
+        if let Some((body, why)) = short_form(name, area) {
+            let b = registry().body(body);
+            return Resolution {
+                target: Target::Body(body),
+                method: Method::Abbreviation,
+                reason: format!("{why} in this review's area ({}): {}", area.csp, b.name),
+                context_free: false,
+            };
+        }
+        if generic_role(&key).is_some() {
+            let (sector, kind) = rule(name)
+                .map(|(s, k, _)| (s, k))
+                .unwrap_or((Sector::Other, AgencyKind::Other));
+            return Resolution {
+                target: Target::Local {
+                    sector,
+                    kind,
+                    area: area.csp.clone(),
+                },
+                method: Method::Rule,
+                reason: format!(
+                    "a generic name that several bodies of this review's area ({}) answer to",
+                    area.csp
+                ),
+                context_free: false,
+            };
+        }
     }
     if let Some((sector, kind, why)) = rule(name) {
         return Resolution {
@@ -688,6 +753,71 @@ pub fn resolve(printed: &str, ctx: &ReviewContext) -> Resolution {
         reason: "no register, abbreviation, service, context or rule names it".into(),
         context_free: true,
     }
+}
+
+/// The short forms reviews print for a body of their own area: a council's "Hull CC",
+/// "Ashford BC", "Newport CBC"; a London borough's initials ("LBTH", "RBKC"); a body with a
+/// qualifier ("ELFT (Bedfordshire)", "Kent Police - Public Protection Unit") or with a unit
+/// after its abbreviation ("CNWL Milton Keynes", "MPS East Area BCU"). Each is read only
+/// against register bodies, and the area decides between two.
+fn short_form(name: &str, area: &Area) -> Option<(usize, &'static str)> {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    let body_of = |n: &str| registered_as(n, &name_key(n), Some(area)).map(|(b, _)| b);
+    if let [rest @ .., last] = &words[..]
+        && !rest.is_empty()
+    {
+        let expansions: &[&str] = match *last {
+            "CC" => &["City Council", "County Council"],
+            "BC" => &["Borough Council"],
+            "DC" => &["District Council"],
+            "MBC" => &["Metropolitan Borough Council", "Borough Council"],
+            "CBC" => &["County Borough Council", "Borough Council"],
+            _ => &[],
+        };
+        for e in expansions {
+            if let Some(b) = body_of(&format!("{} {e}", rest.join(" "))) {
+                return Some((b, "a council's short form"));
+            }
+        }
+    }
+    if let [one] = &words[..]
+        && super::is_abbreviation(one)
+        && (one.starts_with("LB") || one.starts_with("RB"))
+    {
+        for la in &area.las {
+            let initials: String = la
+                .split_whitespace()
+                .filter(|w| !matches!(*w, "and" | "of" | "upon" | "on" | "the"))
+                .filter_map(|w| w.chars().next())
+                .collect::<String>()
+                .to_uppercase();
+            if initials.len() >= 2
+                && one[2..] == initials
+                && let Some(b) = body_of(la)
+            {
+                return Some((b, "a borough's initials"));
+            }
+        }
+    }
+    let t = name.trim();
+    let qualified = t
+        .rfind(" (")
+        .filter(|_| t.ends_with(')'))
+        .or_else(|| t.find(" - "))
+        .or_else(|| t.find(" – "));
+    if let Some(cut) = qualified
+        && let Some(b) = body_of(t[..cut].trim())
+    {
+        return Some((b, "a body with a qualifier"));
+    }
+    if let [first, rest @ ..] = &words[..]
+        && (1..=4).contains(&rest.len())
+        && super::is_abbreviation(first)
+        && let Some(b) = body_of(first)
+    {
+        return Some((b, "a body's abbreviation with a unit or place"));
+    }
+    None
 }
 
 /// "Kent and Medway NHS and Social Care Partnership Trust (KMPT)" is the trust.
@@ -749,6 +879,8 @@ fn in_context(key: &str, area: &Area) -> Option<Resolution> {
                 .map(|c| c.body)
         }),
         Role::Ambulance => ambulance_trust(area).and_then(|name| r.by_name(name)),
+        Role::MentalHealthTrust => only_trust(area, Sector::MentalHealth),
+        Role::Hospital => only_trust(area, Sector::AcuteHealth),
     }?;
     let b = r.body(body);
     Some(Resolution {
@@ -757,6 +889,24 @@ fn in_context(key: &str, area: &Area) -> Option<Resolution> {
         reason: format!("generic name in a review of {}: {}", area.csp, b.name),
         context_free: false,
     })
+}
+
+/// The one current NHS trust of a sector serving the area (an ICB's mental health trust is
+/// usually one; acute trusts often several, and then nobody is chosen). Ambulance trusts are
+/// not hospitals.
+fn only_trust(area: &Area, sector: Sector) -> Option<usize> {
+    let r = registry();
+    let mut found = r.bodies.iter().enumerate().filter(|(i, b)| {
+        b.kind == AgencyKind::NhsTrust
+            && b.current
+            && b.sector == sector
+            && !b.name.contains("Ambulance")
+            && r.serves(*i, area)
+    });
+    match (found.next(), found.next()) {
+        (Some((i, _)), None) => Some(i),
+        _ => None,
+    }
 }
 
 /// The ambulance trust of an area. Ambulance trusts serve NHS regions, not the ICBs the trust
@@ -813,6 +963,13 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
     let starts = |w: &str| n[1..].starts_with(w) && word_at(1, w);
     use AgencyKind as K;
     use Sector as S;
+    // "All GP practices" are primary care, not a collective of every agency.
+    if let Some(rest) = n.strip_prefix(" all ")
+        && let Some((sector, kind, why)) = rule(rest)
+        && sector != S::Collective
+    {
+        return Some((sector, kind, why));
+    }
     let rules: [(bool, S, K, &'static str); 35] = [
         (
             n.split_whitespace().next() == Some("all")
@@ -834,7 +991,8 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || has("police fire and crime commissioner")
                 || has("opcc")
                 || has("pcc")
-                || has("mopac"),
+                || has("mopac")
+                || has("policing and crime"),
             S::PolicingOversight,
             K::Pcc,
             "\"... Police and Crime Commissioner\"",
@@ -981,6 +1139,8 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
                 || ends("hospital")
                 || has("hospital")
                 || has("university hospitals")
+                || has("infirmary")
+                || starts("ysbyty")
                 || has("emergency department")
                 || ends("a and e")
                 || has("aande")
@@ -1161,6 +1321,8 @@ fn rule(name: &str) -> Option<(Sector, AgencyKind, &'static str)> {
         ),
         (
             ends("university")
+                || ends("colleges")
+                || ends("universities")
                 || ends("college")
                 || ends("school")
                 || ends("schools")
@@ -1718,6 +1880,71 @@ mod tests {
             Sector::AdultSocialCare
         );
         assert_ne!(resolved("NHS 119", &none()).1, Sector::HealthCommissioning);
+    }
+
+    #[test]
+    fn short_forms_of_an_areas_bodies() {
+        for (printed, csp, expected) in [
+            ("Hull CC", "Kingston upon Hull", "Hull City Council"),
+            ("LBTH", "Tower Hamlets", "Tower Hamlets"),
+            ("LBHF", "Hammersmith and Fulham", "Hammersmith"),
+            (
+                "ELFT (Bedfordshire)",
+                "Bedford",
+                "East London NHS Foundation Trust",
+            ),
+            (
+                "CNWL Milton Keynes",
+                "Milton Keynes",
+                "Central and North West London",
+            ),
+        ] {
+            let (name, _, method) = resolved(printed, &ctx(csp));
+            assert_eq!(method, Method::Abbreviation, "{printed}: {name}");
+            assert!(name.contains(expected), "{printed} in {csp}: {name}");
+        }
+        // Initials of another area's borough are not read.
+        assert_ne!(resolved("LBTH", &ctx("Kent")).2, Method::Abbreviation);
+        // A dropped "and" still names the trust.
+        let (name, sector, _) = resolved("Central North West London NHS Foundation Trust", &none());
+        assert!(name.starts_with("Central and North West London"), "{name}");
+        assert_ne!(sector, Sector::AcuteHealth);
+    }
+
+    #[test]
+    fn generic_trust_names_are_the_areas_only_trust_or_stay_in_their_area() {
+        // Oxford has one mental health trust; "Mental Health Services" there is it.
+        let (name, _, method) = resolved("Mental Health Services", &ctx("Oxford"));
+        assert_eq!(method, Method::Context);
+        assert!(name.contains("Oxford Health"), "{name}");
+        // Several acute trusts serve Harlow: "the hospital" is Harlow's, never another
+        // area's hospital.
+        let (harlow, sector, _) = resolved("the hospital", &ctx("Harlow"));
+        let (nuneaton, ..) = resolved("the hospital", &ctx("Nuneaton and Bedworth"));
+        assert_eq!(sector, Sector::AcuteHealth);
+        assert_ne!(harlow, nuneaton);
+        assert!(!resolve("the hospital", &ctx("Harlow")).context_free);
+        // Wales's social services are the council's.
+        let (name, sector, method) = resolved("Social Services", &ctx("Carmarthenshire"));
+        assert_eq!((sector, method), (Sector::AdultSocialCare, Method::Context));
+        assert!(name.contains("Carmarthenshire"), "{name}");
+    }
+
+    #[test]
+    fn rules_for_all_of_one_kind_infirmaries_schools_and_policing_and_crime() {
+        for (printed, sector) in [
+            ("All GP practices", Sector::PrimaryCare),
+            ("All agencies", Sector::Collective),
+            ("Anytown Royal Infirmary", Sector::AcuteHealth),
+            ("Ysbyty Anytown", Sector::AcuteHealth),
+            ("Schools and colleges", Sector::Education),
+            (
+                "Mayor of Anyshire (Policing and Crime)",
+                Sector::PolicingOversight,
+            ),
+        ] {
+            assert_eq!(resolved(printed, &none()).1, sector, "{printed}");
+        }
     }
 
     #[test]
