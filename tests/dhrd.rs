@@ -128,7 +128,9 @@ both! {
         let mut months: Vec<Option<String>> = Vec::new();
         loop {
             let page = app.query(q, json!({ "after": after })).await["reviews"].clone();
-            assert_eq!(page["totalCount"], 658);
+            // 11 pages and 647 records, two of which are linked to their pages and listed
+            // through them (issue 16: one review, not two).
+            assert_eq!(page["totalCount"], 656);
             for n in page["nodes"].as_array().unwrap() {
                 assert!(seen.insert(n["id"].as_str().unwrap().to_owned()), "a review listed twice");
                 months.push(n["published"].as_str().map(str::to_owned));
@@ -136,7 +138,7 @@ both! {
             if page["pageInfo"]["hasNextPage"] == false { break; }
             after = page["pageInfo"]["endCursor"].clone();
         }
-        assert_eq!(seen.len(), 658);
+        assert_eq!(seen.len(), 656);
         // Newest first; reviews of unknown month last, on both engines.
         let known: Vec<&String> = months.iter().flatten().collect();
         assert_eq!(known.len(), 11);

@@ -14,6 +14,7 @@ mod exchange;
 mod graph;
 mod history;
 mod ingest;
+mod national;
 mod ops;
 mod papercuts;
 mod queries;

@@ -180,13 +180,24 @@ mirror! {
     }
 }
 
+/// Where a review comes from.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ReviewSource {
+    /// A review page (ingested, or written by a case-management system): it has its
+    /// recommendations.
+    Page,
+    /// A record of the DHRD dataset: CSP, region, death year and case tags, no
+    /// recommendations. One linked to its page is listed through the page.
+    DhrdRecord,
+}
+
 /// Orderings of `reviews`.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum ReviewOrder {
     /// Most recently published first (the default).
     #[default]
     PublishedDesc,
-    /// Oldest publication first.
+    /// Oldest publication first; undated records (the DHRD's) last.
     PublishedAsc,
     /// Most recommendations first.
     RecommendationCountDesc,

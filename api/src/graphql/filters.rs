@@ -8,7 +8,7 @@ use async_graphql::{ID, InputObject};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, DbBackend, Value};
 
-use super::enums::{CaseTag, Sector};
+use super::enums::{CaseTag, ReviewSource, Sector};
 use super::ids::{self, Kind};
 use crate::domain::normalise::{name_key, slugify};
 use crate::domain::{self, YearMonth};
@@ -40,6 +40,14 @@ pub struct ReviewFilter {
     pub incomplete: Option<bool>,
     /// Reviews carrying this case tag (their own, or their linked DHRD record's).
     pub case_tag: Option<CaseTag>,
+    /// Reviews of a CSP in this region, by the DHRD's name ("Greater London", "East") or
+    /// the registers' ("London", "East of England"), any case.
+    pub region: Option<String>,
+    /// Pages or DHRD records only. Without it, a DHRD record linked to its page is listed
+    /// once, as the page (which carries the record's region, death year and case tags).
+    pub source: Option<super::enums::ReviewSource>,
+    /// Only reviews with (or without) recommendations that are not withdrawn.
+    pub has_recommendations: Option<bool>,
 }
 
 /// Which agencies to list.
@@ -220,6 +228,44 @@ impl ReviewFilter {
         if let Some(i) = self.incomplete {
             c = c.add(review::Column::Incomplete.eq(i));
         }
+        if let Some(region) = &self.region {
+            let name = crate::registry::dhrd_region(region).ok_or_else(|| {
+                ApiError::bad_input(
+                    "filter.region",
+                    format!(
+                        "no region {region:?}; one of {}",
+                        crate::registry::REGIONS
+                            .iter()
+                            .map(|(d, _)| *d)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+            c = c.add(cust(
+                backend,
+                "review.id IN (SELECT rc.review_id FROM review_csp rc \
+                 JOIN csp ON csp.id = rc.csp_id WHERE csp.region = ?)",
+                [name],
+            ));
+        }
+        // DHRD records are the reviews the dataset import keys "dhrd:<incident id>".
+        let record = format!(
+            "review.source_key LIKE '{}%'",
+            crate::ingest::dhrd::KEY_PREFIX
+        );
+        match self.source {
+            Some(ReviewSource::DhrdRecord) => c = c.add(Expr::cust(record)),
+            Some(ReviewSource::Page) => c = c.add(Expr::cust(format!("NOT ({record})"))),
+            None => {}
+        }
+        if let Some(has) = self.has_recommendations {
+            c = c.add(Expr::cust(format!(
+                "review.id {} (SELECT rec.review_id FROM recommendation rec \
+                 WHERE rec.withdrawn_at IS NULL)",
+                if has { "IN" } else { "NOT IN" }
+            )));
+        }
         if let Some(tag) = self.case_tag {
             let code = domain::CaseTag::from(tag).code().to_owned();
             c = c.add(cust(
@@ -231,6 +277,23 @@ impl ReviewFilter {
             ));
         }
         Ok(c)
+    }
+}
+
+impl ReviewFilter {
+    /// [`ReviewFilter::condition`] for the `reviews` list: without `source`, a DHRD record
+    /// linked to its page is left out (the page stands for both).
+    pub fn listing_condition(&self, backend: DbBackend) -> ApiResult<Condition> {
+        let c = self.condition(backend)?;
+        Ok(if self.source.is_none() {
+            c.add(cust(
+                backend,
+                "review.id NOT IN (SELECT ri.incident_review_id FROM review_incident ri)",
+                Vec::<Value>::new(),
+            ))
+        } else {
+            c
+        })
     }
 }
 

@@ -96,14 +96,18 @@ impl CoreQuery {
         let window = PageArgs::new(after, before, first, last).window(2)?;
         let select = review::Entity::find()
             .filter(review::Column::DeletedAt.is_null())
-            .filter(filter.unwrap_or_default().condition(db.backend())?);
+            .filter(filter.unwrap_or_default().listing_condition(db.backend())?);
         use review::Column as C;
         let page = match order_by.unwrap_or_default() {
             ReviewOrder::PublishedDesc | ReviewOrder::PublishedAsc => {
                 let desc = order_by.unwrap_or_default() == ReviewOrder::PublishedDesc;
-                // Unknown months (DHRD records) sort as the empty string: last when newest first.
+                // Unknown months (DHRD records) sort last either way: as the empty string
+                // newest first, after every month oldest first.
+                let undated = if desc { "" } else { "9999-99" };
                 let published = SortKey {
-                    expr: sea_orm::sea_query::Expr::cust("COALESCE(review.published, '')"),
+                    expr: sea_orm::sea_query::Expr::cust(format!(
+                        "COALESCE(review.published, '{undated}')"
+                    )),
                     desc,
                 };
                 keyset_page(
@@ -112,7 +116,10 @@ impl CoreQuery {
                     &[published, key(C::Id, desc)],
                     &window,
                     |m: &review::Model| {
-                        vec![m.published.as_deref().unwrap_or("").into(), m.id.into()]
+                        vec![
+                            m.published.as_deref().unwrap_or(undated).into(),
+                            m.id.into(),
+                        ]
                     },
                 )
                 .await?

@@ -783,7 +783,14 @@ async fn find_or_create_csp<C: ConnectionTrait>(db: &C, name: &str) -> Result<(i
                 id: NotSet,
                 slug: Set(slug),
                 name: Set(tidy(canonical)),
-                region: Set(None),
+                // The registers know the area's region; stored by the DHRD's name, as the
+                // dataset import stores it, so that `reviews(filter: { region })` finds pages
+                // of a CSP the dataset has not named.
+                region: Set(crate::registry::registry()
+                    .area(canonical)
+                    .and_then(|a| a.region.as_deref())
+                    .and_then(crate::registry::dhrd_region)
+                    .map(str::to_owned)),
                 nation: Set(None),
             }
             .insert(db)

@@ -145,6 +145,29 @@ fn split_list(s: &str) -> impl Iterator<Item = &str> {
 }
 
 /// "GMP", "KMPT", "DfE", "NHSE": short, no spaces, mostly capitals.
+/// The regions as the DHRD names them, each with the registers' (ONS) name of the same region.
+pub const REGIONS: &[(&str, &str)] = &[
+    ("East", "East of England"),
+    ("East Midlands", "East Midlands"),
+    ("Greater London", "London"),
+    ("North East", "North East"),
+    ("North West", "North West"),
+    ("South East", "South East"),
+    ("South West", "South West"),
+    ("Wales", "Wales"),
+    ("West Midlands", "West Midlands"),
+    ("Yorkshire and Humber", "Yorkshire and The Humber"),
+];
+
+/// The DHRD's name of a region given by either name, any case: the one a CSP stores.
+pub fn dhrd_region(name: &str) -> Option<&'static str> {
+    let key = name_key(name);
+    REGIONS
+        .iter()
+        .find(|(dhrd, ons)| name_key(dhrd) == key || name_key(ons) == key)
+        .map(|(dhrd, _)| *dhrd)
+}
+
 pub fn is_abbreviation(s: &str) -> bool {
     let s = s.trim();
     let letters = s.chars().filter(|c| c.is_alphabetic()).count();
