@@ -97,3 +97,54 @@ both! {
         assert!(total(&kent) > 0, "{kent}");
     }
 }
+
+both! {
+    async fn review_stats_count_reviews_by_death_year_region_and_case_tag_as_listed(backend: Backend) {
+        let app = national(backend).await;
+        let stats = |by: &str, f: Value| {
+            let app = &app;
+            let q = format!("query($f: ReviewFilter) {{ reviewStats(groupBy: {by}, filter: $f) {{ year region caseTag reviewCount withRecommendations meanYearsToPublication }} }}");
+            async move { app.query(&q, json!({ "f": f })).await["reviewStats"].as_array().unwrap().clone() }
+        };
+        let listed = total(&app.query(LIST, json!({})).await);
+        let sum = |rows: &[Value]| rows.iter().map(|r| r["reviewCount"].as_i64().unwrap()).sum::<i64>();
+        // Every listed review has one death year bucket (null where unknown): the sum is the list.
+        let by_year = stats("DEATH_YEAR", json!({})).await;
+        assert_eq!(sum(&by_year), listed);
+        assert!(by_year.iter().any(|r| r["year"].is_i64()));
+        // Pages with recommendations are counted apart; their publication gap is known.
+        let by_pub = stats("PUBLICATION_YEAR", json!({ "source": "PAGE" })).await;
+        let pages = total(&app.query(LIST, json!({ "f": { "source": "PAGE" } })).await);
+        assert_eq!(sum(&by_pub), pages);
+        assert!(by_pub.iter().all(|r| r["year"].is_i64()), "{by_pub:?}");
+        assert!(by_pub.iter().any(|r| r["meanYearsToPublication"].as_f64().is_some_and(|m| m >= 0.0)), "{by_pub:?}");
+        // Regions: the filter and the grouping agree.
+        let by_region = stats("REGION", json!({})).await;
+        let london = by_region.iter().find(|r| r["region"] == "Greater London").expect("London reviews");
+        assert_eq!(london["reviewCount"].as_i64().unwrap(), total(&app.query(LIST, json!({ "f": { "region": "London" } })).await));
+        // Case tags: a tag's count is the tag filter's.
+        let by_tag = stats("CASE_TAG", json!({})).await;
+        let first = by_tag.iter().find(|r| r["caseTag"].is_string()).expect("tagged reviews");
+        let tag = first["caseTag"].as_str().unwrap();
+        let tagged = app.query(&format!("{{ reviews(filter: {{ caseTag: {tag} }}) {{ totalCount }} }}"), json!({})).await;
+        assert_eq!(first["reviewCount"], tagged["reviews"]["totalCount"], "{tag}");
+    }
+}
+
+both! {
+    async fn sector_and_plan_stats_group_by_region(backend: Backend) {
+        let app = national(backend).await;
+        let sectors = app.query("{ sectorStats(groupBy: REGION) { sector region year csp { name } reviewCount } }", json!({})).await;
+        let rows = sectors["sectorStats"].as_array().unwrap();
+        assert!(!rows.is_empty());
+        assert!(rows.iter().all(|r| r["region"].is_string() && r["year"].is_null() && r["csp"].is_null()), "{sectors}");
+        assert!(rows.iter().any(|r| r["region"] == "South East"), "{sectors}");
+        let plans = app.query("{ actionPlanStats(groupBy: REGION) { region total notStarted } byCsp: actionPlanStats(groupBy: CSP) { total } }", json!({})).await;
+        let regions = plans["actionPlanStats"].as_array().unwrap();
+        assert!(regions.iter().all(|r| r["region"].is_string()), "{plans}");
+        let by_region: i64 = regions.iter().map(|r| r["total"].as_i64().unwrap()).sum();
+        let by_csp: i64 = plans["byCsp"].as_array().unwrap().iter().map(|r| r["total"].as_i64().unwrap()).sum();
+        // A recommendation counts once per region, once per CSP: at most as many by region.
+        assert!(by_region > 0 && by_region <= by_csp, "{by_region} {by_csp}");
+    }
+}

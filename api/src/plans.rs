@@ -443,6 +443,9 @@ pub enum StatsBy {
     Agency,
     Csp,
     Sector,
+    /// The region of the review's CSPs, counted live (ten buckets, not kept by writes): a
+    /// recommendation counts once per region however many of its CSPs are there.
+    Region,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
@@ -461,6 +464,25 @@ pub async fn stats<C: ConnectionTrait>(db: &C, by: StatsBy) -> Result<Vec<Status
         StatsBy::Agency => "AGENCY",
         StatsBy::Csp => "CSP",
         StatsBy::Sector => "SECTOR",
+        StatsBy::Region => {
+            return db
+                .query_all_raw(statement(
+                    db.get_database_backend(),
+                    "SELECT bucket, status, CAST(COUNT(*) AS BIGINT) AS n FROM ( \
+                       SELECT DISTINCT COALESCE(c.region, '') AS bucket, rec.id, \
+                         COALESCE(ap.status, 'NOT_STARTED') AS status \
+                       FROM recommendation rec JOIN review_csp rc ON rc.review_id = rec.review_id \
+                       JOIN csp c ON c.id = rc.csp_id \
+                       LEFT JOIN action_plan ap ON ap.recommendation_id = rec.id \
+                       WHERE rec.withdrawn_at IS NULL) s \
+                     GROUP BY bucket, status ORDER BY bucket, status",
+                    vec![],
+                ))
+                .await?
+                .iter()
+                .map(|r| StatusCount::from_query_result(r, ""))
+                .collect();
+        }
     };
     db.query_all_raw(statement(
         db.get_database_backend(),

@@ -456,6 +456,8 @@ pub async fn agency_network<C: ConnectionTrait>(
 pub enum StatsBy {
     Year,
     Csp,
+    /// The region of the review's CSPs (a review of two regions counts in each, once).
+    Region,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
@@ -479,6 +481,10 @@ pub async fn sector_stats<C: ConnectionTrait>(
         StatsBy::Csp => (
             "CAST(rc.csp_id AS VARCHAR(12))",
             " JOIN review_csp rc ON rc.review_id = r.id",
+        ),
+        StatsBy::Region => (
+            "COALESCE(c.region, '')",
+            " JOIN review_csp rc ON rc.review_id = r.id JOIN csp c ON c.id = rc.csp_id",
         ),
     };
     let edges = scope.edges();

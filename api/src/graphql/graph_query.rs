@@ -141,6 +141,8 @@ pub enum SectorStatsGroup {
     Year,
     /// By Community Safety Partnership.
     Csp,
+    /// By the region of the review's CSPs (the DHRD's names; "" where none is known).
+    Region,
 }
 
 /// Reviews and recommendations addressed to one sector in one year or CSP.
@@ -164,6 +166,11 @@ impl SectorStat {
         (self.by == SectorStatsGroup::Year)
             .then(|| self.row.bucket.parse().ok())
             .flatten()
+    }
+
+    /// The region (the DHRD's name), when grouped by region; empty where none is known.
+    async fn region(&self) -> Option<&str> {
+        (self.by == SectorStatsGroup::Region).then_some(self.row.bucket.as_str())
     }
 
     /// The CSP, when grouped by CSP.
@@ -445,6 +452,7 @@ impl GraphQuery {
         let by = match group_by {
             SectorStatsGroup::Year => StatsBy::Year,
             SectorStatsGroup::Csp => StatsBy::Csp,
+            SectorStatsGroup::Region => StatsBy::Region,
         };
         Ok(graph::sector_stats(&db.conn, &scope, by)
             .await

@@ -14,6 +14,7 @@ pub mod nulls;
 pub mod page;
 pub mod plan_query;
 pub mod query;
+pub mod review_stats;
 mod service_errors;
 pub mod subscription;
 pub mod types;

@@ -24,6 +24,8 @@ pub enum ActionPlanGroup {
     Csp,
     /// By the sectors of the agencies it is addressed to (once per sector).
     Sector,
+    /// By the region of its review's CSPs (the DHRD's names; "" where none is known).
+    Region,
 }
 
 /// Recommendations per action-plan status in one group.
@@ -32,6 +34,8 @@ pub enum ActionPlanGroup {
 pub struct ActionPlanStat {
     /// The sector, when grouped by sector.
     pub sector: Option<Sector>,
+    /// The region, when grouped by region (empty where none is known).
+    pub region: Option<String>,
     #[graphql(skip)]
     pub agency_id: Option<i32>,
     #[graphql(skip)]
@@ -67,7 +71,7 @@ impl ActionPlanStat {
 /// Sectors are a fixed list of a few dozen; agencies and CSPs grow with the graph.
 fn plan_stats_cost(group_by: ActionPlanGroup, first: Option<i32>, child: usize) -> usize {
     let most = match group_by {
-        ActionPlanGroup::Sector => 40,
+        ActionPlanGroup::Sector | ActionPlanGroup::Region => 40,
         ActionPlanGroup::Agency | ActionPlanGroup::Csp => {
             crate::graphql::graph_query::MAX_STAT_ROWS
         }
@@ -104,6 +108,7 @@ impl PlanQuery {
             ActionPlanGroup::Agency => StatsBy::Agency,
             ActionPlanGroup::Csp => StatsBy::Csp,
             ActionPlanGroup::Sector => StatsBy::Sector,
+            ActionPlanGroup::Region => StatsBy::Region,
         };
         let rows = plans::stats(&db.conn, by).await.map_err(ApiError::from)?;
         let mut groups: BTreeMap<String, ActionPlanStat> = BTreeMap::new();
@@ -113,6 +118,7 @@ impl PlanQuery {
                 match by {
                     StatsBy::Agency => g.agency_id = row.bucket.parse().ok(),
                     StatsBy::Csp => g.csp_id = row.bucket.parse().ok(),
+                    StatsBy::Region => g.region = Some(row.bucket.clone()),
                     StatsBy::Sector => {
                         g.sector = row
                             .bucket

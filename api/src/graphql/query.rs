@@ -23,6 +23,7 @@ pub struct Query(
     super::graph_query::GraphQuery,
     super::plan_query::PlanQuery,
     super::audit_query::AuditQuery,
+    super::review_stats::ReviewStatsQuery,
 );
 
 #[derive(Default)]
