@@ -468,14 +468,16 @@ pub async fn stats<C: ConnectionTrait>(db: &C, by: StatsBy) -> Result<Vec<Status
             return db
                 .query_all_raw(statement(
                     db.get_database_backend(),
-                    "SELECT bucket, status, CAST(COUNT(*) AS BIGINT) AS n FROM ( \
-                       SELECT DISTINCT COALESCE(c.region, '') AS bucket, rec.id, \
-                         COALESCE(ap.status, 'NOT_STARTED') AS status \
-                       FROM recommendation rec JOIN review_csp rc ON rc.review_id = rec.review_id \
-                       JOIN csp c ON c.id = rc.csp_id \
-                       LEFT JOIN action_plan ap ON ap.recommendation_id = rec.id \
-                       WHERE rec.withdrawn_at IS NULL) s \
-                     GROUP BY bucket, status ORDER BY bucket, status",
+                    // Each review's regions once, then its recommendations: no DISTINCT
+                    // over every recommendation.
+                    "SELECT rr.region AS bucket, COALESCE(ap.status, 'NOT_STARTED') AS status, \
+                       CAST(COUNT(*) AS BIGINT) AS n \
+                     FROM (SELECT DISTINCT rc.review_id, COALESCE(c.region, '') AS region \
+                       FROM review_csp rc JOIN csp c ON c.id = rc.csp_id) rr \
+                     JOIN recommendation rec ON rec.review_id = rr.review_id \
+                     LEFT JOIN action_plan ap ON ap.recommendation_id = rec.id \
+                     WHERE rec.withdrawn_at IS NULL \
+                     GROUP BY rr.region, COALESCE(ap.status, 'NOT_STARTED') ORDER BY 1, 2",
                     vec![],
                 ))
                 .await?
