@@ -17,6 +17,7 @@ pub mod events;
 pub mod exchange;
 pub mod explorer;
 pub mod graph;
+pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod http;

@@ -7,11 +7,10 @@ use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use async_graphql::http::GraphiQLSource;
 use axum::Router;
 use axum::extract::{ConnectInfo, FromRef, RawQuery, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -292,6 +291,7 @@ pub fn router(cfg: &ServeConfig, state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(|m: State<Metrics>| async move { m.response() }))
         .merge(explorer::routes())
+        .merge(crate::graphiql::routes())
         .with_state(state)
         .layer(cors)
         .layer(RequestBodyLimitLayer::new(cfg.body_limit))
@@ -612,7 +612,7 @@ async fn graphql_get(
         .is_some_and(|a| a.contains("text/html"));
     let query = query.unwrap_or_default();
     if wants_html && !query.contains("query=") && state.graphiql {
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        return crate::graphiql::page();
     }
     let media = http::MediaType::negotiate(&headers);
     let req = match http::read_get(&query) {

@@ -12,4 +12,4 @@ export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
 export SCREENSHOT=${SCREENSHOT:-${CARGO_TARGET_DIR:-$root/target}/browser/explorer.png}
 mkdir -p "$(dirname "$SCREENSHOT")"
-exec "$root/tests/with-server.sh" node --test --test-reporter=spec "$here/explorer.test.mjs"
+exec "$root/tests/with-server.sh" node --test --test-concurrency=1 --test-reporter=spec "$here/explorer.test.mjs" "$here/graphiql.test.mjs"
