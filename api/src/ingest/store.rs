@@ -124,13 +124,28 @@ pub async fn store_page(
     let key = source_key(page);
     let hash = content_hash(page);
     let db = unit.db();
-    if let Some(alias) = entity::review_alias::Entity::find()
-        .filter(entity::review_alias::Column::SourceKey.eq(key.as_str()))
-        .one(db)
+    // Whether the key is a merged listing's, or a stored review's, in one look-up: a new page
+    // (the usual case) is neither, and reads nothing more.
+    let mut merged_into = None;
+    let mut stored_id = None;
+    for row in db
+        .query_all_raw(crate::sql::statement(
+            db.get_database_backend(),
+            "SELECT 'A' AS kind, review_id AS id FROM review_alias WHERE source_key = ? \
+             UNION ALL SELECT 'R', id FROM review WHERE source_key = ?",
+            vec![key.as_str().into(), key.as_str().into()],
+        ))
         .await?
     {
+        let id: i32 = row.try_get("", "id")?;
+        match row.try_get::<String>("", "kind")?.as_str() {
+            "A" => merged_into = Some(id),
+            _ => stored_id = Some(id),
+        }
+    }
+    if let Some(review_id) = merged_into {
         return Ok(Stored {
-            review_id: alias.review_id,
+            review_id,
             outcome: Outcome::Merged,
             incomplete: false,
             recommendations: 0,
@@ -138,10 +153,10 @@ pub async fn store_page(
             new_csps: Vec::new(),
         });
     }
-    let existing = review::Entity::find()
-        .filter(review::Column::SourceKey.eq(key.as_str()))
-        .one(db)
-        .await?;
+    let existing = match stored_id {
+        Some(id) => review::Entity::find_by_id(id).one(db).await?,
+        None => None,
+    };
     if let Some(found) = &existing
         && found.deleted_at.is_some()
     {
