@@ -25,15 +25,7 @@ async fn assert_exact(conn: &DatabaseConnection, after: &str) {
 }
 
 async fn count(conn: &DatabaseConnection, sql: &str) -> i64 {
-    conn.query_one_raw(sea_orm::Statement::from_string(
-        conn.get_database_backend(),
-        sql,
-    ))
-    .await
-    .unwrap()
-    .unwrap()
-    .try_get_by_index::<i64>(0)
-    .unwrap()
+    sql_count(conn, sql).await
 }
 
 /// The value with every list sorted, for comparing answers whose ties (ordered by id) may

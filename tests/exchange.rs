@@ -11,8 +11,7 @@ use entity::{
     recommendation_theme, review,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder,
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
 };
 use serde_json::{Value, json};
 
@@ -187,15 +186,7 @@ where
 }
 
 async fn search_rows(conn: &DatabaseConnection) -> i64 {
-    let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            conn.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM search_index",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
+    sql_count(conn, "SELECT COUNT(*) FROM search_index").await
 }
 
 /// What import derives rather than reads, in a form that does not depend on row ids.

@@ -685,3 +685,16 @@ pub fn code_of(body: &(u16, Value)) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// The first column of the first row of a counting statement (`SELECT COUNT(*) ...`).
+pub async fn sql_count(conn: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    conn.query_one_raw(sea_orm::Statement::from_string(
+        conn.get_database_backend(),
+        sql,
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get_by_index::<i64>(0)
+    .unwrap()
+}

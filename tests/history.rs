@@ -67,17 +67,7 @@ async fn implement(app: &TestApp, key: &str, id: &str) {
 }
 
 async fn status_events(app: &TestApp) -> i64 {
-    let db = &app.db.conn;
-    use sea_orm::ConnectionTrait;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM status_event",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
+    sql_count(&app.db.conn, "SELECT COUNT(*) FROM status_event").await
 }
 
 async fn assert_derived_exact(app: &TestApp, after: &str) {

@@ -53,17 +53,11 @@ async fn national(backend: Backend) -> TestApp {
 }
 
 async fn count_linked(app: &TestApp) -> i64 {
-    use sea_orm::ConnectionTrait;
-    let conn = &app.db.conn;
-    let row = conn
-        .query_one_raw(sea_orm::Statement::from_string(
-            conn.get_database_backend(),
-            "SELECT COUNT(DISTINCT incident_review_id) AS n FROM review_incident",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<i64>("", "n").unwrap()
+    sql_count(
+        &app.db.conn,
+        "SELECT COUNT(DISTINCT incident_review_id) FROM review_incident",
+    )
+    .await
 }
 
 both! {

@@ -36,12 +36,22 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    static_asset(POLICY, content_type, body)
+}
+
+/// A file compiled into the binary, with its type, its security policy and no sniffing: the
+/// explorer's and GraphiQL's assets.
+pub(crate) fn static_asset(
+    policy: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(POLICY),
+                HeaderValue::from_static(policy),
             ),
             (
                 header::X_CONTENT_TYPE_OPTIONS,

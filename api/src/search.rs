@@ -38,6 +38,11 @@ fn key_col(backend: DbBackend) -> &'static str {
     }
 }
 
+/// The searchable text of a review's own row: its title and summary.
+pub fn review_text(title: &str, summary: &str) -> String {
+    format!("{title}\n{summary}")
+}
+
 /// Replaces the index rows of one review and its recommendations; `gone` are recommendation
 /// ids that no longer exist; a `fresh` review (created by this unit) has no rows to replace.
 pub async fn index_review<C: ConnectionTrait>(

@@ -197,7 +197,7 @@ pub async fn store_page(
     }
     if written.stored.outcome == Outcome::Added {
         unit.review_created(id);
-        unit.created_review_text(id, format!("{}\n{}", page.title, page.summary));
+        unit.created_review_text(id, crate::search::review_text(&page.title, &page.summary));
         unit.stage(crate::events::Event::ReviewAdded { review_id: id });
         unit.log(
             "review.added",
@@ -1064,9 +1064,6 @@ pub async fn resolve_agencies<C: ConnectionTrait>(
             .exec_without_returning(db)
             .await?;
     }
-    // A page's two names of one new body became one agency: listed once.
-    let mut created = created;
-    created.dedup();
     Ok((found, created))
 }
 

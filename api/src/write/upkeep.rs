@@ -172,8 +172,15 @@ pub(super) async fn reindex<C: ConnectionTrait>(
             let texts = recs.remove(&id).unwrap_or_default();
             let texts: Vec<(i32, &str)> = texts.iter().map(|(i, t)| (*i, t.as_str())).collect();
             let fresh = created.contains(&id);
-            crate::search::index_review(db, id, &format!("{title}\n{summary}"), &texts, &[], fresh)
-                .await?;
+            crate::search::index_review(
+                db,
+                id,
+                &crate::search::review_text(&title, &summary),
+                &texts,
+                &[],
+                fresh,
+            )
+            .await?;
         }
     }
     Ok(())

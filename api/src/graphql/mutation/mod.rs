@@ -34,38 +34,43 @@ fn write_path(ctx: &Context<'_>) -> crate::write::WritePath {
 
 /// The agencies a write created, in id order.
 async fn new_agencies(ctx: &Context<'_>, ids: &[i32]) -> Result<Vec<Agency>> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let db = ctx.data_unchecked::<Db>();
-    Ok(entity::agency::Entity::find()
-        .filter(entity::agency::Column::Id.is_in(ids.to_vec()))
-        .order_by_asc(entity::agency::Column::Id)
-        .all(&db.conn)
-        .await
-        .map_err(ApiError::from)?
-        .into_iter()
-        .map(Agency)
-        .collect())
+    Ok(
+        created::<entity::agency::Entity>(ctx, entity::agency::Column::Id, ids)
+            .await?
+            .into_iter()
+            .map(Agency)
+            .collect(),
+    )
 }
 
 /// The CSPs a write created, in id order.
 async fn new_csps(ctx: &Context<'_>, ids: &[i32]) -> Result<Vec<Csp>> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    Ok(
+        created::<entity::csp::Entity>(ctx, entity::csp::Column::Id, ids)
+            .await?
+            .into_iter()
+            .map(Csp)
+            .collect(),
+    )
+}
+
+/// Rows by id, in id order; none asked, no statement.
+async fn created<E: sea_orm::EntityTrait>(
+    ctx: &Context<'_>,
+    id: E::Column,
+    ids: &[i32],
+) -> Result<Vec<E::Model>> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let db = ctx.data_unchecked::<Db>();
-    Ok(entity::csp::Entity::find()
-        .filter(entity::csp::Column::Id.is_in(ids.to_vec()))
-        .order_by_asc(entity::csp::Column::Id)
+    Ok(E::find()
+        .filter(id.is_in(ids.to_vec()))
+        .order_by_asc(id)
         .all(&db.conn)
         .await
-        .map_err(ApiError::from)?
-        .into_iter()
-        .map(Csp)
-        .collect())
+        .map_err(ApiError::from)?)
 }
 
 /// Applies a plan change as the caller, tells subscribers, and answers with the plan.
